@@ -1,0 +1,71 @@
+"""MNIST (section 3.1): 60,000 training and 10,000 test images of handwritten digits."""
+
+import os
+
+import torch
+from torchvision.datasets import MNIST
+
+from propensity.data.base import TensorDataModule, default_root, normalized, not_found
+
+MNIST_MEAN = (0.1307,)
+MNIST_STD = (0.3081,)
+MNIST_TRAIN_SIZE = 60_000
+
+
+class MNISTDataModule(TensorDataModule):
+    """MNIST read by torchvision, held as normalized 1 x 28 x 28 tensors.
+
+    ``val_size`` images (5,000 in the paper) are split off the 60,000 training images by
+    ``data_seed``; the official 10,000 test images are the test split. ``root`` defaults to
+    ``$DATA_DIR``, else ``./data``; the files are expected in ``<root>/MNIST/raw``.
+    With ``download=False`` (the default) nothing touches the network.
+    """
+
+    name = "mnist"
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        batch_size: int = 64,
+        val_size: int = 5_000,
+        data_seed: int = 0,
+        batch_seed: int = 0,
+        eval_batch_size: int = 10_000,
+    ) -> None:
+        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size)
+        self.root = default_root(root)
+        self.download = download
+        self.input_shape = (1, 28, 28)
+        self.num_classes = 10
+        self._check_val_size(MNIST_TRAIN_SIZE)
+
+    @property
+    def raw_folder(self) -> str:
+        """Where torchvision looks for the four IDX files."""
+        return os.path.join(self.root, MNIST.__name__, "raw")
+
+    def _dataset(self, train: bool, download: bool) -> MNIST:
+        try:
+            return MNIST(str(self.root), train=train, download=download)
+        except RuntimeError as err:
+            if download:
+                reason = str(err).splitlines()[0].rstrip(":")
+                raise not_found("MNIST", self.raw_folder, reason) from None
+            raise not_found("MNIST", self.raw_folder) from None
+
+    def prepare_data(self) -> None:
+        """Download the files when ``download`` is set (Lightning runs this on one process)."""
+        if self.download:
+            self._dataset(train=True, download=True)
+            self._dataset(train=False, download=True)
+
+    def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """torchvision's parsed uint8 images, normalized by MNIST's mean and std."""
+        train, test = self._dataset(True, False), self._dataset(False, False)
+        return (
+            normalized(train.data.unsqueeze(1), MNIST_MEAN, MNIST_STD),
+            train.targets.to(torch.int64),
+            normalized(test.data.unsqueeze(1), MNIST_MEAN, MNIST_STD),
+            test.targets.to(torch.int64),
+        )
