@@ -1,0 +1,11 @@
+"""Lightning callbacks: cross-cutting work around training, each a thin layer over pure code."""
+
+from propensity.callbacks.history import EpochHistory
+from propensity.callbacks.stopping import (
+    RestoreBestValLoss,
+    StopAtTrainLoss,
+    StopRule,
+    TrainForEpochs,
+)
+
+__all__ = ["EpochHistory", "RestoreBestValLoss", "StopAtTrainLoss", "StopRule", "TrainForEpochs"]
