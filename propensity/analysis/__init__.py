@@ -1,0 +1,72 @@
+"""Pure functions from the collected result tables to the paper's tables and figures.
+
+Sections 3-4 (Tables 1-2, Figures 1-6 and what the paper lacks: effect sizes, confidence
+intervals, Holm correction, threshold sensitivity) live in the modules re-exported here;
+`propensity.report` and the notebooks only call them. The section-5 mechanism analyses
+(overlap, similarity, activations) are separate modules of this package.
+"""
+
+from propensity.analysis.figures_counts import unpruned_vs_null, weight_counts_by_width
+from propensity.analysis.figures_density import (
+    ed_by_init,
+    ed_by_threshold,
+    effective_density_kde,
+    pruning_trajectories,
+    threshold_columns,
+)
+from propensity.analysis.figures_training import (
+    stopping_points,
+    validation_accuracy_curves,
+    validation_loss_curves,
+)
+from propensity.analysis.model_types import complete_runs, model_type_labels, status_counts
+from propensity.analysis.null_hypothesis import null_ed, pair_with_reference, pairing_summary
+from propensity.analysis.significance import anova, effect_sizes, holm, mean_ci, t_test
+from propensity.analysis.table2 import (
+    ANOVA_MARK,
+    T_TEST_MARK,
+    anova_table,
+    format_table2,
+    table2,
+)
+from propensity.analysis.weight_counts import (
+    observed_weight_counts,
+    paper_conv2_count,
+    paper_resnet_count,
+    project_count,
+    table1,
+)
+
+__all__ = [
+    "ANOVA_MARK",
+    "T_TEST_MARK",
+    "anova",
+    "anova_table",
+    "complete_runs",
+    "ed_by_init",
+    "ed_by_threshold",
+    "effect_sizes",
+    "effective_density_kde",
+    "format_table2",
+    "holm",
+    "mean_ci",
+    "model_type_labels",
+    "null_ed",
+    "observed_weight_counts",
+    "pair_with_reference",
+    "pairing_summary",
+    "paper_conv2_count",
+    "paper_resnet_count",
+    "project_count",
+    "pruning_trajectories",
+    "status_counts",
+    "stopping_points",
+    "t_test",
+    "table1",
+    "table2",
+    "threshold_columns",
+    "unpruned_vs_null",
+    "validation_accuracy_curves",
+    "validation_loss_curves",
+    "weight_counts_by_width",
+]

@@ -1,0 +1,86 @@
+"""What every figure shares: one panel per model type, one colour per width.
+
+The paper's figures (sections 3-4) draw one panel per model type and one colour per width.
+Figures are built on `matplotlib.figure.Figure` directly, never through pyplot, so they
+need no display, leave no global state behind and render with the Agg canvas wherever
+they are saved (a CI runner, a cluster node, a notebook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from propensity.analysis.model_types import complete_runs, ordered, width_label
+
+PANEL_SIZE = (4.4, 3.4)
+
+
+def panels(titles: list[str], suptitle: str) -> tuple[Figure, list[Axes]]:
+    """A figure with one panel per title (at least one), up to three per row."""
+    count = max(1, len(titles))
+    ncols = min(3, count)
+    nrows = -(-count // ncols)
+    fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax, title in zip(axes, titles, strict=False):
+        ax.set_title(title, fontsize=10)
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    fig.suptitle(suptitle)
+    return fig, axes[:count]
+
+
+def width_colours(widths: list[float]) -> dict[float, tuple[float, ...]]:
+    """One colour per width, narrow (dark) to wide (light), the same in every figure."""
+    cmap = colormaps["viridis"]
+    positions = np.linspace(0.0, 0.85, max(1, len(widths)))
+    return {w: cmap(p) for w, p in zip(widths, positions, strict=False)}
+
+
+def by_model_type(runs: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Complete runs of each model type, in display order."""
+    done = complete_runs(runs)
+    for model_type in ordered(done["model_type"]):
+        yield model_type, done[done["model_type"] == model_type]
+
+
+def figure_per_model_type(
+    runs: pd.DataFrame, suptitle: str
+) -> tuple[Figure, list[tuple[Axes, str, pd.DataFrame]]]:
+    """A panel per model type, each paired with that type's complete runs.
+
+    With no complete run at all the figure still renders, with one panel saying so.
+    """
+    groups = list(by_model_type(runs))
+    fig, axes = panels([name for name, _ in groups] or ["no runs"], suptitle)
+    if not groups:
+        say(axes[0], "no complete runs (none finished with an effective density)")
+    return fig, [(ax, name, group) for ax, (name, group) in zip(axes, groups, strict=False)]
+
+
+def say(ax: Axes, text: str) -> None:
+    """Write `text` in the middle of an empty panel, where data would have been."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def width_legend(ax: Axes, title: str = "width") -> None:
+    """A legend of the widths drawn in `ax`, if any were."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(title=title, fontsize=8, title_fontsize=8)
+
+
+def label(width: float, n: int) -> str:
+    """Legend entry for one width: the paper's 'Size (x)' and the number of runs behind it."""
+    return f"{width_label(width)} (n={n})"
+
+
+def widths_of(runs: pd.DataFrame) -> list[float]:
+    return [float(w) for w in ordered(runs["width"])]

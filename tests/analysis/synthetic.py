@@ -1,0 +1,177 @@
+"""Hand-made result tables with the schema of `propensity.collect`, for the analysis tests.
+
+The numbers are made up (ED falls slowly with width, unpruned counts grow), so figures and
+tables have something realistic to draw; the tests check arithmetic against them, never a
+finding.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+THRESHOLDS = (0.01, 0.02, 0.05, 0.1)
+
+
+def mlp_digits_weights(width: float) -> int:
+    """Prunable weights of the MLP on 8x8 digits: 64*h1 + h1*h2 + 10*h2."""
+    h1, h2 = int(300 * width), int(100 * width)
+    return 64 * h1 + h1 * h2 + 10 * h2
+
+
+def run_row(**overrides: object) -> dict[str, object]:
+    """One runs-table row with every column of the schema; `overrides` set the interesting ones."""
+    row: dict[str, object] = {
+        "run_key": "r0",
+        "run_dir": "/results/x/r0",
+        "experiment": "test",
+        "status": "finished",
+        "model": "mlp",
+        "data": "digits",
+        "optim": "sgd",
+        "lr": 0.01,
+        "init": "glorot",
+        "width": 1.0,
+        "init_seed": 0,
+        "data_seed": 0,
+        "stop": "train_loss",
+        "batch_size": 64,
+        "total_weights": 1000,
+        "stop_epoch": 5,
+        "epochs_trained": 5,
+        "stop_target_met": True,
+        "train_loss": 0.2,
+        "train_acc": 0.95,
+        "val_loss": 0.25,
+        "val_acc": 0.93,
+        "test_loss": 0.26,
+        "test_acc": 0.92,
+        "pruning_method": "magnitude",
+        "schedule": "original",
+        "threshold": 0.05,
+        "threshold_mode": "absolute",
+        "base_val_acc": 0.93,
+        "effective_density": 0.5,
+        "ed_last_pass": 0.52,
+        "unpruned_weights": 500,
+        "never_degraded": False,
+        "wall_time_s": 1.0,
+    }
+    row |= {f"ed_{t}": row["effective_density"] for t in THRESHOLDS}
+    row.update(overrides)
+    return row
+
+
+def make_tables(
+    widths: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0),
+    init_seeds: tuple[int, ...] = (0, 1, 2),
+    data_seeds: tuple[int, ...] = (0, 1),
+    inits: tuple[str, ...] = ("glorot", "he"),
+    model_types: tuple[tuple[str, str], ...] = (("mlp", "sgd"), ("conv2", "adam")),
+    broken: bool = True,
+    seed: int = 0,
+) -> SimpleNamespace:
+    """Runs, trajectories and histories of a small made-up sweep (plus a failed and a
+    diverged run when `broken`)."""
+    rng = np.random.default_rng(seed)
+    runs, trajectories, histories = [], [], []
+    for model, optim in model_types:
+        for width in widths:
+            total = mlp_digits_weights(width) * (1 if model == "mlp" else 3)
+            for init in inits:
+                for init_seed in init_seeds:
+                    for data_seed in data_seeds:
+                        key = f"{model}-{optim}-{width:g}-{init}-{init_seed}-{data_seed}"
+                        ed = float(
+                            np.clip(0.55 - 0.06 * np.log2(width) + rng.normal(0, 0.04), 0.02, 1)
+                        )
+                        epochs = int(rng.integers(4, 9))
+                        row = run_row(
+                            run_key=key,
+                            run_dir=f"/results/{key}",
+                            model=model,
+                            optim=optim,
+                            lr=0.01 if optim == "sgd" else 2e-4,
+                            init=init,
+                            width=width,
+                            init_seed=init_seed,
+                            data_seed=data_seed,
+                            total_weights=total,
+                            stop_epoch=epochs,
+                            epochs_trained=epochs,
+                            effective_density=ed,
+                            ed_last_pass=ed + 0.02,
+                            unpruned_weights=round(ed * total),
+                            **{f"ed_{t}": float(min(1.0, ed * (1.2 - 2 * t))) for t in THRESHOLDS},
+                        )
+                        runs.append(row)
+                        levels = np.arange(0, 51)
+                        density = 1 - 0.02 * levels
+                        acc = 0.93 - 0.8 / (1 + np.exp((density - ed + 0.03) / 0.03))
+                        trajectories.append(
+                            pd.DataFrame(
+                                {
+                                    "run_key": key,
+                                    "method": "magnitude",
+                                    "level": levels,
+                                    "density": density,
+                                    "remaining_weights": np.round(density * total),
+                                    "val_acc": acc + rng.normal(0, 0.005, len(levels)),
+                                    "val_loss": 2.3 - 2 * acc,
+                                }
+                            )
+                        )
+                        epoch = np.arange(1, epochs + 1)
+                        histories.append(
+                            pd.DataFrame(
+                                {
+                                    "run_key": key,
+                                    "epoch": epoch,
+                                    "train_loss": 1.5 / epoch,
+                                    "train_acc": 1 - 0.5 / epoch,
+                                    "val_loss": 1.6 / epoch + 0.05,
+                                    "val_acc": 1 - 0.55 / epoch,
+                                }
+                            )
+                        )
+    if broken:
+        runs.append(
+            run_row(
+                run_key="failed-1",
+                status="failed",
+                effective_density=None,
+                unpruned_weights=None,
+                stop_epoch=None,
+            )
+        )
+        runs.append(
+            run_row(
+                run_key="diverged-1",
+                status="diverged",
+                effective_density=None,
+                unpruned_weights=None,
+                stop_epoch=2,
+            )
+        )
+    frame = pd.DataFrame(runs)
+    frame["unpruned_weights"] = frame["unpruned_weights"].astype("Int64")
+    frame["stop_epoch"] = frame["stop_epoch"].astype("Int64")
+    return SimpleNamespace(
+        runs=frame,
+        trajectories=pd.concat(trajectories, ignore_index=True),
+        histories=pd.concat(histories, ignore_index=True),
+    )
+
+
+def degenerate_tables() -> SimpleNamespace:
+    """One model type, one width, one seed: the smallest input every function must survive."""
+    return make_tables(
+        widths=(1.0,),
+        init_seeds=(0,),
+        data_seeds=(0,),
+        inits=("glorot",),
+        model_types=(("mlp", "sgd"),),
+        broken=False,
+    )

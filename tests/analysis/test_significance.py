@@ -1,0 +1,117 @@
+"""The tests behind Table 2 give scipy's and statsmodels' numbers, or say why they cannot."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.formula.api import ols
+from statsmodels.stats.anova import anova_lm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.oneway import anova_oneway
+
+from propensity.analysis.significance import anova, cohens_d, effect_sizes, holm, mean_ci, t_test
+
+A = [0.51, 0.47, 0.55, 0.43, 0.49, 0.52]
+B = [0.21, 0.19, 0.24, 0.18, 0.2]
+
+
+@pytest.mark.parametrize("equal_var", [True, False])
+def test_t_test_equals_scipy(equal_var):
+    ours = t_test(A, B, equal_var=equal_var)
+    ref = stats.ttest_ind(A, B, equal_var=equal_var)
+    interval = ref.confidence_interval(0.95)
+    assert ours["t"] == pytest.approx(ref.statistic)
+    assert ours["p"] == pytest.approx(ref.pvalue)
+    assert ours["df"] == pytest.approx(ref.df)
+    assert (ours["diff_ci_low"], ours["diff_ci_high"]) == pytest.approx(
+        (interval.low, interval.high)
+    )
+    assert ours["diff"] == pytest.approx(np.mean(A) - np.mean(B))
+    assert ours["note"] == ""
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss")
+def test_t_test_against_a_constant_sample_still_runs():
+    ours = t_test(A, [1.0, 1.0, 1.0], equal_var=False)
+    assert ours["p"] == pytest.approx(stats.ttest_ind(A, [1.0] * 3, equal_var=False).pvalue)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "reason"),
+    [
+        ([0.5], B, "too few runs (n=1 vs n=5"),
+        ([0.5, 0.5], [0.2, 0.2], "zero variance"),
+        ([], B, "too few runs (n=0"),
+    ],
+)
+def test_t_test_says_why_it_cannot_run(a, b, reason):
+    out = t_test(a, b, equal_var=False)
+    assert math.isnan(out["p"]) and reason in out["note"]
+
+
+def test_nan_values_are_dropped_not_propagated():
+    assert t_test([*A, np.nan], B, True)["p"] == pytest.approx(stats.ttest_ind(A, B).pvalue)
+
+
+def test_anova_equals_scipy_and_statsmodels():
+    groups = {0.5: [10.0, 12, 11, 13], 1.0: [20.0, 25, 22], 2.0: [40.0, 38, 45, 50, 41]}
+    out = anova(groups)
+    ref = stats.f_oneway(*groups.values())
+    assert out["F"] == pytest.approx(ref.statistic)
+    assert out["p"] == pytest.approx(ref.pvalue)
+    frame = pd.DataFrame(
+        [(w, v) for w, vs in groups.items() for v in vs], columns=["width", "unpruned"]
+    )
+    table = anova_lm(ols("unpruned ~ C(width)", data=frame).fit())
+    assert out["F"] == pytest.approx(table.loc["C(width)", "F"])
+    ss = table["sum_sq"]
+    assert out["eta_sq"] == pytest.approx(ss["C(width)"] / ss.sum())
+    welch = anova_oneway(list(groups.values()), use_var="unequal")
+    assert out["welch_p"] == pytest.approx(welch.pvalue)
+    assert (out["groups"], out["n"], out["df_between"], out["df_within"]) == (3, 12, 2, 9)
+
+
+@pytest.mark.parametrize(
+    ("groups", "reason"),
+    [
+        ({1.0: [1.0, 2.0]}, "ANOVA needs >= 2"),
+        ({1.0: [1.0], 2.0: [3.0]}, "one run per width"),
+        ({1.0: [1.0, 1.0], 2.0: [3.0, 3.0]}, "identical"),
+    ],
+)
+def test_anova_says_why_it_cannot_run(groups, reason):
+    out = anova(groups)
+    assert math.isnan(out["p"]) and reason in out["note"]
+
+
+def test_welch_anova_needs_two_runs_per_width_but_classic_anova_does_not():
+    out = anova({1.0: [1.0], 2.0: [3.0, 4.0, 5.0]})
+    assert out["p"] == pytest.approx(stats.f_oneway([1.0], [3.0, 4.0, 5.0]).pvalue)
+    assert math.isnan(out["welch_p"]) and out["welch_note"]
+
+
+def test_holm_by_hand_and_against_statsmodels_keeping_nan():
+    p = [0.01, np.nan, 0.04, 0.03]
+    assert holm(p)[[0, 2, 3]] == pytest.approx([0.03, 0.06, 0.06])
+    assert np.isnan(holm(p)[1])
+    assert holm(p)[[0, 2, 3]] == pytest.approx(multipletests([0.01, 0.04, 0.03], method="holm")[1])
+    assert np.isnan(holm([np.nan])).all()
+
+
+def test_effect_sizes_by_hand():
+    out = effect_sizes([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])  # pooled std 1, d = -1
+    assert out["cohens_d"] == pytest.approx(-1.0)
+    assert out["hedges_g"] == pytest.approx(-1.0 * (1 - 3 / (4 * 6 - 9)))
+    assert cohens_d([1.0, 2.0, 3.0], [2.0, 3.0, 4.0]) == pytest.approx(-1.0)
+    assert "zero pooled variance" in effect_sizes([1.0, 1.0], [2.0, 2.0])["note"]
+
+
+def test_mean_ci_matches_the_t_interval():
+    out = mean_ci(A)
+    low, high = stats.t.interval(0.95, len(A) - 1, loc=np.mean(A), scale=stats.sem(A))
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((low, high))
+    assert out["std"] == pytest.approx(np.std(A, ddof=1))
+    single = mean_ci([0.4])
+    assert single["mean"] == 0.4 and math.isnan(single["std"]) and "1 run" in single["note"]
