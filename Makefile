@@ -1,0 +1,36 @@
+# propensity: the commands the README promises.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+RESULTS ?= results
+
+.PHONY: install test test-fast lint demo report bench clean
+
+install: $(BIN)/propensity-train          ## venv + editable install with dev extras
+
+$(BIN)/propensity-train: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+lint: install                             ## ruff over code, tests and benchmarks
+	$(BIN)/ruff check propensity tests benchmarks
+
+test: install lint                        ## the full suite, slow end-to-end tests included (CI)
+	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra
+
+test-fast: install                        ## everything but the slow end-to-end tests
+	WANDB_MODE=offline $(BIN)/pytest -q -m "not slow"
+
+demo: install                             ## quickstart sweep on the embedded digits, then its report
+	$(BIN)/python -m propensity.train -m experiment=quickstart results_dir=$(RESULTS) launcher=gpus
+	$(BIN)/python -m propensity.collect $(RESULTS)/quickstart
+	$(BIN)/python -m propensity.report $(RESULTS)/quickstart --out $(RESULTS)/quickstart/report
+
+bench: install                            ## speed benchmarks (ratios against baselines run alongside)
+	$(BIN)/python benchmarks/train_epoch.py
+	$(BIN)/python benchmarks/prune_sweep.py
+
+clean:
+	rm -rf outputs multirun .pytest_cache .ruff_cache
