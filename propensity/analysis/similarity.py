@@ -1,0 +1,184 @@
+"""Functional similarity of models of different widths (section 5.2).
+
+Hypothesis 2 of section 5: wider models might converge on qualitatively different functions
+that need more parameters. As in the paper, a model's function is approximated by its
+validation *correctness vector* (1 where an image is classified correctly). Figures 7 and 8
+are t-SNE plots of these vectors; we add the agreement matrix and the mean pairwise Hamming
+distance within and across widths, with a permutation test, so "wide models cluster" is a
+number with a p-value rather than a reading of a picture.
+
+All models compared must share one validation set (one ``data_seed``, as in the paper).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from sklearn.manifold import TSNE
+
+
+def _matrix(correct: np.ndarray) -> np.ndarray:
+    c = np.asarray(correct, dtype=bool)
+    if c.ndim != 2:
+        raise ValueError(f"correctness must be (models x images), got shape {c.shape}")
+    return c
+
+
+def hamming_matrix(correct: np.ndarray) -> np.ndarray:
+    """(models x models) number of validation images on which two models' correctness differs."""
+    c = _matrix(correct).astype(np.int64)
+    ones = c.sum(axis=1)
+    both = c @ c.T
+    return ones[:, None] + ones[None, :] - 2 * both
+
+
+def agreement_matrix(correct: np.ndarray) -> np.ndarray:
+    """(models x models) fraction of validation images with equal correctness (diagonal 1)."""
+    c = _matrix(correct)
+    return 1.0 - hamming_matrix(c) / c.shape[1]
+
+
+def _pair_means(distance: np.ndarray, widths: np.ndarray) -> tuple[float, float]:
+    """Mean distance over distinct pairs of equal width and over pairs of different width."""
+    i, j = np.triu_indices(len(widths), k=1)
+    same = widths[i] == widths[j]
+    d = distance[i, j]
+    within = float(d[same].mean()) if same.any() else np.nan
+    across = float(d[~same].mean()) if (~same).any() else np.nan
+    return within, across
+
+
+def width_distance_table(correct: np.ndarray, widths: Sequence[float]) -> pd.DataFrame:
+    """(width x width) mean pairwise Hamming distance; the diagonal excludes self-pairs."""
+    distance = hamming_matrix(correct)
+    widths = np.asarray(widths)
+    levels = np.unique(widths)
+    table = pd.DataFrame(index=pd.Index(levels, name="width"), columns=levels, dtype=float)
+    for a in levels:
+        for b in levels:
+            block = distance[np.ix_(widths == a, widths == b)]
+            if a == b:
+                block = block[~np.eye(len(block), dtype=bool)]
+            table.loc[a, b] = block.mean() if block.size else np.nan
+    return table
+
+
+def within_across(
+    correct: np.ndarray, widths: Sequence[float], permutations: int = 1000, seed: int = 0
+) -> dict[str, float]:
+    """Mean pairwise Hamming distance within and across widths, and a permutation test.
+
+    If models of different widths implement different functions, pairs of different width
+    are further apart than pairs of equal width: ``difference = across - within > 0``.
+    ``p_value`` is the share of `permutations` random relabellings of the widths (seeded)
+    whose difference is at least the observed one (with the +1 correction), a one-sided test
+    of "width does not matter" that respects the pairwise dependence of the distances.
+    """
+    distance = hamming_matrix(correct)
+    widths = np.asarray(widths)
+    if len(widths) != len(distance):
+        raise ValueError(f"{len(widths)} widths for {len(distance)} correctness vectors")
+    within, across = _pair_means(distance, widths)
+    observed = across - within
+    rng = np.random.default_rng(seed)
+    exceed = 0
+    for _ in range(permutations):
+        w, a = _pair_means(distance, rng.permutation(widths))
+        exceed += bool(a - w >= observed - 1e-12)
+    return {
+        "within": within,
+        "across": across,
+        "difference": observed,
+        "p_value": (exceed + 1) / (permutations + 1) if permutations else np.nan,
+        "models": float(len(widths)),
+        "images": float(np.asarray(correct).shape[1]),
+    }
+
+
+def tsne_embedding(
+    correct: np.ndarray, perplexity: float = 30.0, random_state: int = 0
+) -> np.ndarray:
+    """(models x 2) t-SNE of the correctness vectors under the Hamming metric (Figures 7, 8).
+
+    Distances are precomputed (normalised Hamming), initialisation is random with a fixed
+    `random_state`, so the plot is reproducible. Perplexity must stay below the number of
+    models; it is clipped to (models - 1) / 3 (at least 1), the usual rule of thumb, for
+    the few dozen models of a figure.
+    """
+    c = _matrix(correct)
+    if len(c) < 3:
+        raise ValueError(f"t-SNE needs at least 3 models, got {len(c)}")
+    perplexity = float(min(perplexity, max(1.0, (len(c) - 1) / 3)))
+    distance = hamming_matrix(c) / c.shape[1]
+    tsne = TSNE(
+        n_components=2,
+        metric="precomputed",
+        init="random",
+        perplexity=perplexity,
+        random_state=random_state,
+    )
+    return tsne.fit_transform(distance.astype(np.float64))
+
+
+def load_correctness_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Stack the runs' ``correctness.npz`` into (models x images); also the runs used.
+
+    Runs without the artifact are skipped. Refuses runs with different data seeds or
+    vector lengths: their validation sets differ, so their correctness is not comparable.
+    """
+    from propensity.artifacts import CORRECTNESS, artifact_path, load_correctness
+
+    vectors, used = [], []
+    for position, (_, run) in enumerate(runs.iterrows()):
+        path = artifact_path(Path(run["run_dir"]), CORRECTNESS)
+        if path.exists():
+            vectors.append(load_correctness(path)[0])
+            used.append(position)
+    chosen = runs.iloc[used].reset_index(drop=True)
+    if "data_seed" in chosen.columns and chosen["data_seed"].nunique() > 1:
+        raise ValueError(
+            f"runs span data seeds {sorted(chosen['data_seed'].unique())}; their validation "
+            "sets differ. Select one, e.g. runs[runs.data_seed == 0]"
+        )
+    if len({len(v) for v in vectors}) > 1:
+        raise ValueError("correctness vectors differ in length: not the same validation set")
+    if not vectors:
+        return np.zeros((0, 0), dtype=bool), chosen
+    return np.stack(vectors), chosen
+
+
+def plot_tsne(embedding: np.ndarray, widths: Sequence[float], title: str = "", ax=None) -> Figure:
+    """Figures 7 and 8: one dot per model, coloured by width (darker = wider), one legend entry
+    per width. Uses ``matplotlib.figure.Figure`` directly, so no backend is chosen here.
+    """
+    if ax is None:
+        fig = Figure(figsize=(5, 4.5), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    widths = np.asarray(widths, dtype=float)
+    levels = np.unique(widths)
+    shades = np.linspace(0.3, 1.0, len(levels)) if len(levels) > 1 else np.array([0.8])
+    cmap = colormaps["Blues"]
+    for level, shade in zip(levels, shades, strict=True):
+        points = embedding[widths == level]
+        ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            color=cmap(shade),
+            edgecolor="black",
+            linewidth=0.4,
+            s=40,
+            label=f"{level:g}x",
+        )
+    ax.set_xlabel("t-SNE 1")
+    ax.set_ylabel("t-SNE 2")
+    ax.legend(title="width", frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig
