@@ -14,7 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
-class Diverged(RuntimeError):
+class DivergedError(RuntimeError):
     """The training loss became NaN or infinite; such a run never produces an ED (issue 4)."""
 
 
@@ -82,7 +82,7 @@ class Classifier(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         metrics = self.epoch_metrics()
         if not torch.isfinite(torch.tensor(metrics["train_loss"])):
-            raise Diverged(f"training loss is {metrics['train_loss']} at epoch {self.current_epoch}")
+            raise DivergedError(f"training loss is {metrics['train_loss']} at epoch {self.current_epoch}")
         self.log_dict({k.replace("_", "/", 1): v for k, v in metrics.items()})
 
     def on_test_epoch_end(self) -> None:

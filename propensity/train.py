@@ -17,6 +17,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -25,7 +26,7 @@ from propensity.callbacks.pruning_sweep import PruningSweep
 from propensity.identity import batch_seed, run_key
 from propensity.launch import job_device, register_resolvers, write_job_status
 from propensity.models import initialize
-from propensity.module import Classifier, Diverged
+from propensity.module import Classifier, DivergedError
 from propensity.pruning import total_weights, weights_per_layer
 from propensity.records import COMPLETE, RunRecord
 from propensity.validation import validate
@@ -40,7 +41,12 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
     """`hydra.utils.instantiate` a config group, leaving out its descriptive keys."""
     params = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items()
               if k not in _DESCRIPTIVE}
-    return instantiate(params, **kwargs)
+    try:
+        return instantiate(params, **kwargs)
+    except InstantiationException as error:  # surface the constructor's own one-line message
+        if error.__cause__ is None:
+            raise
+        raise error.__cause__ from None
 
 
 def run_directory(cfg: DictConfig) -> Path:
@@ -69,7 +75,7 @@ def train(cfg: DictConfig) -> RunRecord:
     started = time.perf_counter()
     try:
         _fit_prune_test(cfg, run_dir, record)
-    except Diverged as error:
+    except DivergedError as error:
         record.status, record.error = "diverged", str(error)
     except Exception as error:
         record.status, record.error = "failed", f"{type(error).__name__}: {error}"
@@ -108,26 +114,29 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     )
     callbacks = [stop_rule, history, pruning, *_artifact_callbacks(cfg, run_dir), checkpoint]
     loggers = _loggers(cfg, run_dir, record)
-    trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=run_dir,
-        **job_device(cfg),
-    )
-    last = run_dir / "checkpoints" / "last.ckpt"
-    resume_from = last if cfg.resume and last.is_file() else None
-    if resume_from:
-        log.info("resume %s from %s", record.run_key, resume_from)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+    try:
+        trainer = instantiate(
+            cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=run_dir,
+            **job_device(cfg),
+        )
+        last = run_dir / "checkpoints" / "last.ckpt"
+        resume_from = last if cfg.resume and last.is_file() else None
+        if resume_from:
+            log.info("resume %s from %s", record.run_key, resume_from)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
 
-    record.stop_epoch, record.stop_target_met = stop_rule.stop_epoch, stop_rule.target_met
-    record.epochs_trained = trainer.current_epoch
-    best = history.frame().set_index("epoch").loc[stop_rule.stop_epoch]
-    record.train_loss, record.train_acc = float(best.train_loss), float(best.train_acc)
-    record.val_loss, record.val_acc = float(best.val_loss), float(best.val_acc)
-    for key, value in pruning.summary.items():
-        setattr(record, key, value)
-    tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
-    record.test_loss, record.test_acc = tested["test/loss"], tested["test/acc"]
-    record.status = "finished" if stop_rule.target_met else "max_epochs_reached"
+        record.stop_epoch, record.stop_target_met = stop_rule.stop_epoch, stop_rule.target_met
+        record.epochs_trained = trainer.current_epoch
+        best = history.frame().set_index("epoch").loc[stop_rule.stop_epoch]
+        record.train_loss, record.train_acc = float(best.train_loss), float(best.train_acc)
+        record.val_loss, record.val_acc = float(best.val_loss), float(best.val_acc)
+        for key, value in pruning.summary.items():
+            setattr(record, key, value)
+        tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+        record.test_loss, record.test_acc = tested["test/loss"], tested["test/acc"]
+        record.status = "finished" if stop_rule.target_met else "max_epochs_reached"
+    finally:
+        _close(loggers, record)
 
 
 def _artifact_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
@@ -146,6 +155,18 @@ def _loggers(cfg: DictConfig, run_dir: Path, record: RunRecord) -> list[Any]:
         {"run_name": record.run_key} if cfg.logger.name == "wandb" else {"version": ""}))
     logger.log_hyperparams(_flat_identity(record))
     return [logger]
+
+
+def _close(loggers: list[Any], record: RunRecord) -> None:
+    """Finish each W&B run, so every job of an in-process multirun is a run of its own."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(
+                {"status": record.status, "test_acc": record.test_acc, "val_acc": record.val_acc}
+            )
+            logger.experiment.finish()
 
 
 def _flat_identity(record: RunRecord) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import torch
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
 from propensity.pruning import total_weights
+from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.effective_density import summarize
 from propensity.pruning.sweep import sweep
 from propensity.pruning.trajectory import Trajectory
@@ -46,8 +47,9 @@ class PruningSweep(L.Callback):
         model, p = pl_module.model, self.pruning
         n_weights = total_weights(model)
         self.trajectories, by_method = [], {}
+        train = (dm.x_train.to(device), dm.y_train.to(device))
         for method in [p["method"], *p["baselines"]]:
-            trajectory = self._trajectory(method, model, x_val, y_val, test)
+            trajectory = self._trajectory(method, model, train, (x_val, y_val), test)
             self.trajectories.append(trajectory)
             by_method[method] = summarize(
                 trajectory, n_weights, p["threshold"], p["threshold_mode"], tuple(p["thresholds"])
@@ -66,15 +68,14 @@ class PruningSweep(L.Callback):
         self,
         method: str,
         model: torch.nn.Module,
-        x_val: torch.Tensor,
-        y_val: torch.Tensor,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
         test: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> Trajectory:
         p = self.pruning
+        x_val, y_val = val
         if method == "edge_popup":
-            from propensity.pruning.edge_popup import edge_popup_trajectory
-
-            return edge_popup_trajectory(model, x_val, y_val, **p["edge_popup"])
+            return edge_popup(model, *train, x_val, y_val, **p["edge_popup"])
         return sweep(
             model,
             x_val,

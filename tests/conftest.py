@@ -1,0 +1,43 @@
+"""Shared fixtures: composing the real Hydra config, and a fast training config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+# A run that trains for two epochs on digits: seconds, yet every stage of the recipe runs.
+FAST = ["data=digits", "width=0.1", "stop=epochs", "stop.max_epochs=2", "logger=none",
+        "optim.lr=0.05"]
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture
+def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose ``conf/train.yaml`` with overrides, results going to a temporary directory."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose("train", overrides=[f"results_dir={tmp_path / 'results'}", *overrides])
+
+    return _compose
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m propensity.train`` as a user would, in `cwd`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [sys.executable, "-m", "propensity.train", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,107 @@
+"""The training recipe end to end, in-process through the composed Hydra config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from propensity.records import RunRecord
+from propensity.train import run_directory, train
+from propensity.validation import ConfigError
+from tests.conftest import FAST
+
+
+def test_run_writes_record_history_and_trajectory(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST)
+    record = train(cfg)
+    run_dir = run_directory(cfg)
+
+    assert record.status == "finished"
+    saved = RunRecord.load(run_dir / "record.json")
+    assert saved == record
+    assert saved.total_weights == sum(saved.weights_per_layer.values()) == 64 * 30 + 30 * 10 + 100
+    assert saved.model == "mlp" and saved.width == 0.1 and saved.stop_epoch == 2
+    assert 0 < saved.effective_density <= 1
+    assert saved.unpruned_weights == round(saved.effective_density * saved.total_weights)
+    assert set(saved.ed_by_threshold) == {"0.01", "0.02", "0.05", "0.1"}
+    assert saved.test_acc is not None and saved.versions["torch"]
+
+    history = pd.read_csv(run_dir / "history.csv")
+    assert history.epoch.tolist() == [1, 2]
+    trajectory = pd.read_csv(run_dir / "trajectory.csv")
+    assert trajectory.level.iloc[0] == 0 and trajectory.density.iloc[0] == 1.0
+    assert trajectory.val_acc.iloc[0] == pytest.approx(saved.base_val_acc)
+    assert trajectory.density.iloc[-1] == 0.0  # the paper's schedule prunes to nothing
+
+
+def test_same_config_gives_bit_identical_numbers(compose_cfg, tmp_path: Path) -> None:
+    first = train(compose_cfg(*FAST, "init=he"))
+    second = train(compose_cfg(*FAST, "init=he", f"results_dir={tmp_path / 'again'}"))
+    keys = ("train_loss", "val_loss", "val_acc", "test_acc", "effective_density", "ed_by_threshold")
+    assert {k: getattr(first, k) for k in keys} == {k: getattr(second, k) for k in keys}
+
+
+def test_seeds_change_the_numbers(compose_cfg) -> None:
+    a = train(compose_cfg(*FAST))
+    b = train(compose_cfg(*FAST, "init_seed=1"))
+    assert a.run_key != b.run_key and a.train_loss != b.train_loss
+
+
+def test_finished_run_is_skipped(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST)
+    first = train(cfg)
+    again = train(cfg)
+    assert again.finished_at == first.finished_at and again.wall_time_s == first.wall_time_s
+
+
+def test_val_loss_min_run(compose_cfg) -> None:
+    record = train(compose_cfg(*FAST, "stop=val_loss_min", "stop.max_epochs=3"))
+    history = pd.read_csv(run_directory(compose_cfg(*FAST, "stop=val_loss_min",
+                                                    "stop.max_epochs=3")) / "history.csv")
+    assert record.stop_epoch == int(history.epoch[history.val_loss.idxmin()])
+    assert record.val_loss == pytest.approx(history.val_loss.min())
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("width=0", "width"), ("width=-1", "width"), ("init_seed=-1", "init_seed"),
+     ("data_seed=-2", "data_seed"), ("pruning.threshold_mode=median", "pruning.threshold_mode"),
+     ("stop.max_epochs=0", "stop.max_epochs"), ("optim.lr=0", "optim.lr")],
+)
+def test_bad_config_fails_before_training(compose_cfg, override: str, key: str) -> None:
+    cfg = compose_cfg(*FAST, override)
+    with pytest.raises(ConfigError, match=key) as info:
+        train(cfg)
+    assert "\n" not in str(info.value)
+    assert not Path(cfg.results_dir).exists()
+
+
+def test_val_size_larger_than_training_set_names_the_key(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST, "data.val_size=5000")
+    with pytest.raises(ValueError, match=r"data\.val_size"):
+        train(cfg)
+    record = RunRecord.load(run_directory(cfg) / "record.json")
+    assert record.status == "failed" and "val_size" in record.error
+
+
+def test_wandb_offline_run_writes_summary_and_trajectory_table(compose_cfg) -> None:
+    """wandb 0.31 keeps an offline run in a binary ``run-*.wandb`` log (no summary JSON), so
+    the summary and config keys are looked up in that log and the table in its media file."""
+    cfg = compose_cfg(*FAST, "logger=wandb")
+    train(cfg)
+    run_dir = run_directory(cfg)
+    logs = list(run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(logs) == 1
+    stream = logs[0].read_bytes()
+    for key in (b"effective_density", b"unpruned_weights", b"total_weights", b"base_val_acc",
+                b"pruning/accuracy_vs_density", b"init_seed", b"width", b"run_key"):
+        assert key in stream, key
+    tables = list(run_dir.glob("wandb/offline-run-*/files/media/table/pruning/trajectory_*.json"))
+    assert len(tables) == 1
+    table = json.loads(tables[0].read_text())
+    trajectory = pd.read_csv(run_dir / "trajectory.csv")
+    assert table["columns"] == list(trajectory.columns)
+    assert len(table["data"]) == len(trajectory)
