@@ -19,8 +19,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from propensity.analysis import (
+    ANOVA_COLUMNS,
     ANOVA_MARK,
     T_TEST_MARK,
+    TEST_COLUMNS,
     anova_table,
     complete_runs,
     ed_by_init,
@@ -150,35 +152,6 @@ def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
         frame.to_csv(tables_dir / f"{name}.csv", index=False)
     figures = _save_figures(tables, out / "figures")
 
-    anova_cols = [
-        "model_type",
-        "runs_per_width",
-        "F",
-        "p",
-        "eta_sq",
-        "welch_F",
-        "welch_p",
-        "note",
-        "welch_note",
-    ]
-    stats_cols = [
-        "model_type",
-        "width",
-        "n_runs",
-        "n_paired",
-        "n_capped",
-        "diff",
-        "diff_ci_low",
-        "diff_ci_high",
-        "t_welch",
-        "p_welch",
-        "p_welch_holm",
-        "t_student",
-        "p_student",
-        "p_student_holm",
-        "cohens_d",
-        "hedges_g",
-    ]
     sections = [
         "# The propensity for density: report",
         f"Source: `{source or 'tables given in memory'}`. {len(runs)} runs, {len(done)} of them "
@@ -201,9 +174,9 @@ def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
         "(section 4.2). n (obs / null): runs with an ED / runs whose 1x twin was found.",
         markdown_table(display),
         "### One-way ANOVA on unpruned weight counts, per model type",
-        markdown_table(anova[[c for c in anova_cols if c in anova]] if len(anova) else anova),
+        markdown_table(anova[ANOVA_COLUMNS] if len(anova) else anova),
         "### t-tests, effect sizes and 95% confidence intervals (ED as fractions)",
-        markdown_table(t2[[c for c in stats_cols if c in t2]] if len(t2) else t2),
+        markdown_table(t2[[c for c in TEST_COLUMNS if c != "note"]] if len(t2) else t2),
         "### Pairing with the 1x twin",
         markdown_table(pairing),
         "## Figures",

@@ -23,8 +23,10 @@ from propensity.analysis.model_types import complete_runs, model_type_labels, st
 from propensity.analysis.null_hypothesis import null_ed, pair_with_reference, pairing_summary
 from propensity.analysis.significance import anova, effect_sizes, holm, mean_ci, t_test
 from propensity.analysis.table2 import (
+    ANOVA_COLUMNS,
     ANOVA_MARK,
     T_TEST_MARK,
+    TEST_COLUMNS,
     anova_table,
     format_table2,
     table2,
@@ -38,7 +40,9 @@ from propensity.analysis.weight_counts import (
 )
 
 __all__ = [
+    "ANOVA_COLUMNS",
     "ANOVA_MARK",
+    "TEST_COLUMNS",
     "T_TEST_MARK",
     "anova",
     "anova_table",

@@ -18,6 +18,16 @@ from propensity.analysis.null_hypothesis import PAIRED, REFERENCE_WIDTH, pair_wi
 from propensity.analysis.significance import anova, effect_sizes, holm, mean_ci, t_test
 
 ALPHA = 0.05
+# The columns that show the tests behind Table 2 (the report and notebook 01 print these).
+TEST_COLUMNS: list[str] = [
+    "model_type", "width", "n_runs", "n_paired", "n_capped", "diff", "diff_ci_low",
+    "diff_ci_high", "t_welch", "p_welch", "p_welch_holm", "t_student", "p_student",
+    "p_student_holm", "cohens_d", "hedges_g", "note",
+]  # fmt: skip
+ANOVA_COLUMNS: list[str] = [
+    "model_type", "runs_per_width", "F", "p", "eta_sq", "welch_F", "welch_p", "note",
+    "welch_note",
+]  # fmt: skip
 ANOVA_MARK = "★"
 T_TEST_MARK = "∗"
 

@@ -1,0 +1,80 @@
+"""``python -m propensity.report``: its errors, its output from parquet, and a real digits sweep."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from propensity.report import main
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEP = ["experiment=quickstart", "width=0.5,1,2", "init_seed=0,1"]
+
+
+def _synthetic():
+    path = Path(__file__).parent / "analysis" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("report_synthetic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def digits_sweep(base: Path) -> Path:
+    """A real quickstart sweep (MLP on digits, 3 widths x 2 init seeds) under `base`.
+
+    Runs are idempotent, so a second caller (the notebook test) finds them finished.
+    """
+    results = base / "digits_sweep"
+    command = [
+        sys.executable,
+        "-m",
+        "propensity.train",
+        "-m",
+        *SWEEP,
+        f"results_dir={results}",
+        f"hydra.sweep.dir={base / 'digits_sweep_hydra'}",
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return results
+
+
+def test_missing_directory_is_one_line_error(tmp_path, capsys):
+    assert main([str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "does not exist" in err and "\n" not in err
+
+
+def test_directory_without_runs_is_one_line_error(tmp_path, capsys):
+    assert main([str(tmp_path), "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: no runs found in {tmp_path} (no record.json below it)"
+    assert not (tmp_path / "report").exists()
+
+
+def test_report_from_collected_parquet(tmp_path, capsys):
+    tables = _synthetic().degenerate_tables()
+    for name in ("runs", "trajectories", "histories"):
+        getattr(tables, name).to_parquet(tmp_path / f"{name}.parquet")
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    assert "1 runs, 1 with an effective density" in capsys.readouterr().out
+    assert (tmp_path / "out" / "report.md").is_file()
+    assert (tmp_path / "out" / "figures" / "fig3_pruning_trajectories.png").is_file()
+
+
+@pytest.mark.slow
+def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
+    results = digits_sweep(tmp_path_factory.getbasetemp())
+    out = tmp_path_factory.mktemp("report")
+    assert main([str(results), "--out", str(out), "--collect"]) == 0
+    runs = pd.read_parquet(results / "runs.parquet")
+    assert len(runs) == 6 and set(runs["status"]) <= {"finished", "max_epochs_reached"}
+    table = pd.read_csv(out / "tables" / "table2.csv")
+    assert sorted(table["width"]) == [0.5, 1.0, 2.0]
+    assert table["n_runs"].tolist() == [2, 2, 2] and table["n_paired"].tolist() == [2, 2, 2]
+    text = (out / "report.md").read_text()
+    assert "MLP/SGD · digits" in text and "6 runs, 6 of them complete" in text
+    assert len(list((out / "figures").glob("*.png"))) == 8
