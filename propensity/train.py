@@ -108,8 +108,8 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     stop_rule = build(cfg.stop)
     history = EpochHistory(run_dir / "history.csv")
     pruning = PruningSweep(run_dir, **OmegaConf.to_container(cfg.pruning, resolve=True))
-    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0,
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(  # the latest epoch, for resumption
+        dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False,
     )
     callbacks = [stop_rule, history, pruning, *_artifact_callbacks(cfg, run_dir), checkpoint]

@@ -1,0 +1,139 @@
+"""Multiruns as users launch them: idempotent, resumable, failures isolated (issue 4)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from propensity.launch import assign_device, worker_count
+from propensity.records import RunRecord
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+FAST = ["data=digits", "stop=epochs", "stop.max_epochs=2", "logger=none", "optim.lr=0.05"]
+
+
+def records(results: Path) -> list[RunRecord]:
+    return [RunRecord.load(p) for p in sorted(results.glob("*/*/record.json"))]
+
+
+def test_single_run_from_the_command_line(tmp_path: Path) -> None:
+    done = run_cli("width=0.5", f"results_dir={tmp_path / 'r'}", *FAST, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [record] = records(tmp_path / "r")
+    assert record.status == "finished" and record.width == 0.5
+    assert "effective density" in done.stdout + done.stderr
+
+
+def test_multirun_two_widths_then_rerun_skips_everything(tmp_path: Path) -> None:
+    args = ["-m", "width=0.1,0.5", f"results_dir={tmp_path / 'r'}", *FAST]
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert sorted(r.width for r in records(tmp_path / "r")) == [0.1, 0.5]
+    assert "2 finished" in first.stdout + first.stderr
+
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0
+    assert "2 skipped" in again.stdout + again.stderr
+    assert len(records(tmp_path / "r")) == 2
+
+
+def test_local_submitit_launcher_grid_is_idempotent(tmp_path: Path) -> None:
+    args = ["-m", "launcher=local", "width=0.1,0.5", "init_seed=0,1",
+            f"results_dir={tmp_path / 'r'}", *FAST]
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    keys = {r.run_key for r in records(tmp_path / "r")}
+    assert len(keys) == 4 and all(r.status == "finished" for r in records(tmp_path / "r"))
+    finished_at = {r.run_key: r.finished_at for r in records(tmp_path / "r")}
+
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0
+    assert {r.run_key: r.finished_at for r in records(tmp_path / "r")} == finished_at
+
+
+def test_a_failing_job_does_not_stop_the_others(tmp_path: Path) -> None:
+    done = run_cli("-m", "data.val_size=100,5000", "width=0.1", f"results_dir={tmp_path / 'r'}",
+                   *FAST, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    by_status = {r.status: r for r in records(tmp_path / "r")}
+    assert set(by_status) == {"finished", "failed"}
+    assert "data.val_size" in by_status["failed"].error and by_status["failed"].traceback
+    assert "1 failed" in done.stdout + done.stderr
+
+
+def test_killed_sweep_resumes_from_checkpoint_and_runs_each_job_once(tmp_path: Path) -> None:
+    epochs = 30
+    args = ["-m", "width=0.1,1", f"results_dir={tmp_path / 'r'}", "data=digits", "stop=epochs",
+            f"stop.max_epochs={epochs}", "logger=none", "optim.lr=0.05"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "propensity.train", *args], cwd=tmp_path,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 300
+    wide = None
+    while time.time() < deadline and wide is None:
+        time.sleep(0.2)
+        for history in (tmp_path / "r").glob("adhoc/mlp-w1-*/history.csv"):
+            if len(pd.read_csv(history)) >= 3:
+                wide = history.parent
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert wide is not None, "the second job never got going"
+    assert RunRecord.load(wide / "record.json").status == "running"
+    assert (wide / "checkpoints" / "last.ckpt").is_file()
+
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    log = again.stdout + again.stderr
+    assert "resume" in log and "1 skipped" in log and "1 finished" in log
+    for record in records(tmp_path / "r"):
+        history = pd.read_csv(tmp_path / "r" / "adhoc" / record.run_key / "history.csv")
+        assert record.status == "finished"
+        assert history.epoch.tolist() == list(range(1, epochs + 1))
+
+    uninterrupted = run_cli("width=1", f"results_dir={tmp_path / 'u'}", *args[3:],
+                            cwd=tmp_path)
+    assert uninterrupted.returncode == 0
+    [reference] = records(tmp_path / "u")
+    resumed = RunRecord.load(wide / "record.json")
+    assert resumed.run_key == reference.run_key
+    assert (resumed.train_loss, resumed.val_acc, resumed.effective_density) == (
+        reference.train_loss, reference.val_acc, reference.effective_density)
+
+
+def test_gpus_launcher_runs_parallel_jobs_on_cpu(tmp_path: Path) -> None:
+    done = run_cli("-m", "launcher=gpus", "width=0.1,0.5", f"results_dir={tmp_path / 'r'}",
+                   *FAST, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(records(tmp_path / "r")) == 2
+    assert "Joblib.Parallel" in done.stdout + done.stderr
+
+
+def test_unknown_group_option_is_a_clear_error(tmp_path: Path) -> None:
+    done = run_cli("model=transformer", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "model" in done.stderr and "mlp" in done.stderr  # names the group and the options
+
+
+@pytest.mark.parametrize(
+    ("job", "devices", "expected"),
+    [(0, ["0", "1"], 0), (1, ["0", "1"], 1), (2, ["0", "1"], 0), (5, ["3", "5", "7"], 2),
+     (3, [], None)],
+)
+def test_device_assignment_is_round_robin(job: int, devices: list[str], expected: int | None) -> None:
+    assert assign_device(job, devices) == expected
+
+
+def test_worker_count_follows_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3,5")
+    assert worker_count(cpu_workers=7) == 3
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert worker_count(cpu_workers=7) == 7
