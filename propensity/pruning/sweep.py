@@ -117,7 +117,7 @@ def sweep(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(p.levels for p in plans), desc=f"pruning ({method})", unit="level")
+        bar = tqdm(total=sum(p.levels for p in plans), desc=f"pruning ({method})", unit="level", delay=3)
     try:
         model.eval()
         runs = []
