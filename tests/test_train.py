@@ -105,3 +105,24 @@ def test_wandb_offline_run_writes_summary_and_trajectory_table(compose_cfg) -> N
     trajectory = pd.read_csv(run_dir / "trajectory.csv")
     assert table["columns"] == list(trajectory.columns)
     assert len(table["data"]) == len(trajectory)
+
+
+def test_baselines_share_the_trajectory_and_report_their_ed(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST, "pruning.baselines=[random,global_magnitude,edge_popup]",
+                      "pruning.edge_popup.densities=[0.5,0.2]", "pruning.edge_popup.epochs=1")
+    record = train(cfg)
+    trajectory = pd.read_csv(run_directory(cfg) / "trajectory.csv")
+    methods = ["magnitude", "random", "global_magnitude", "edge_popup"]
+    assert list(trajectory.method.unique()) == methods
+    assert set(record.ed_by_method) == set(methods)
+    assert record.ed_by_method["magnitude"]["effective_density"] == record.effective_density
+    assert record.pruning_method == "magnitude" and record.schedule == "original"
+
+
+def test_artifacts_are_written_when_asked(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST, "artifacts.weights=true", "artifacts.correctness=true",
+                      "artifacts.activations=true")
+    train(cfg)
+    names = {p.name for p in (run_directory(cfg) / "artifacts").iterdir()}
+    assert {"weights_init.safetensors", "weights_final.safetensors", "correctness.npz",
+            "activations.npz"} <= names

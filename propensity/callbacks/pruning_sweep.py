@@ -86,7 +86,7 @@ class PruningSweep(L.Callback):
             method=method,
             x_test=test[0] if test else None,
             y_test=test[1] if test else None,
-            mask_seeds=p["mask_seeds"],
+            mask_seeds=range(p["mask_seeds"]),
             progress=True,
         )
 

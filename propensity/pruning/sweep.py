@@ -94,6 +94,7 @@ def sweep(
     batch_size: int = 8192,
     mask_seeds: Sequence[int] = (0, 1, 2),
     progress: bool = False,
+    progress_delay: float = 3.0,
 ) -> Trajectory:
     """Accuracy (fraction in [0, 1]) and mean cross-entropy at every pruning level.
 
@@ -101,7 +102,8 @@ def sweep(
     the per-level metrics over `mask_seeds` (per-seed spread in ``extra``) and
     ``global_magnitude`` ranks all layers together. The model is evaluated in eval mode
     (BatchNorm uses its running statistics) on tensors already on its device, `batch_size`
-    samples per forward.
+    samples per forward. With `progress`, a bar appears once the sweep has run for
+    `progress_delay` seconds, so quick sweeps stay quiet.
     """
     if (x_test is None) != (y_test is None):
         raise ValueError("pass both x_test and y_test, or neither")
@@ -117,7 +119,8 @@ def sweep(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(p.levels for p in plans), desc=f"pruning ({method})", unit="level", delay=3)
+        total = sum(p.levels for p in plans)
+        bar = tqdm(total=total, desc=f"pruning ({method})", unit="level", delay=progress_delay)
     try:
         model.eval()
         runs = []

@@ -167,7 +167,9 @@ def test_random_sweep_averages_seeds_at_the_exact_density():
 
 def test_progress_bar_and_argument_checks(capsys):
     model, x, y = make("mlp")
-    traj = sweep(model, x, y, step=0.25, progress=True)
+    assert len(sweep(model, x, y, step=0.25, progress=True)) == 5
+    assert "pruning" not in capsys.readouterr().err  # quicker than the default delay
+    traj = sweep(model, x, y, step=0.25, progress=True, progress_delay=0)
     assert len(traj) == 5
     assert "pruning" in capsys.readouterr().err
     with pytest.raises(ValueError, match="x_test"):
