@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    dm = SyntheticDataModule(input_shape=(1, 28, 28), train_size=args.samples, val_size=64,
+    dm = SyntheticDataModule(input_shape=(1, 28, 28), train_size=args.samples, val_size=64, whole_epoch=True,
                              test_size=64, batch_size=args.batch)
     dm.prepare_data()
     dm.setup("fit")

@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 # Data keys that say where the files are or how fast they are read, not what they are.
-_DATA_LOGISTICS = ("root", "download", "eval_batch_size", "verify_checksums")
+_DATA_LOGISTICS = ("root", "download", "eval_batch_size", "verify_checksums", "whole_epoch")
 
 
 def scientific_config(cfg: DictConfig) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import ClassVar
 import lightning as L
 import torch
 
-from propensity.data.batches import TensorBatches
+from propensity.data.batches import TensorBatches, WholeEpoch
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -83,6 +83,12 @@ class TensorDataModule(L.LightningDataModule):
     every split moves to ``trainer.strategy.root_device`` on its first iteration, so on a
     GPU the data are copied there once and each batch is an index into device memory.
 
+    With ``whole_epoch=True`` the training loader yields one item per epoch, a
+    :class:`WholeEpoch` whose iteration gives that epoch's minibatches: Lightning's
+    per-step machinery then runs once per epoch and the module loops over the minibatches
+    itself (`propensity.module.Classifier` does). For these small models Lightning's
+    per-step overhead is larger than the step (``benchmarks/train_epoch.py``).
+
     Subclasses set ``name``, ``input_shape``, ``num_classes``, pass the size of their
     training set to :meth:`_check_val_size` in ``__init__`` when it is known (so a bad
     ``val_size`` fails before anything is read) and implement :meth:`load`.
@@ -97,6 +103,7 @@ class TensorDataModule(L.LightningDataModule):
         data_seed: int = 0,
         batch_seed: int = 0,
         eval_batch_size: int = 10_000,
+        whole_epoch: bool = False,
     ) -> None:
         super().__init__()
         _check_positive("data.batch_size", batch_size)
@@ -105,6 +112,7 @@ class TensorDataModule(L.LightningDataModule):
         _check_non_negative("data_seed", data_seed)
         _check_non_negative("batch_seed", batch_seed)
         self.batch_size = batch_size
+        self.whole_epoch = whole_epoch
         self.val_size = val_size
         self.data_seed = data_seed
         self.batch_seed = batch_seed
@@ -142,9 +150,9 @@ class TensorDataModule(L.LightningDataModule):
     def _device(self) -> torch.device | None:
         return self.trainer.strategy.root_device if self.trainer is not None else None
 
-    def train_dataloader(self) -> TensorBatches:
+    def train_dataloader(self) -> TensorBatches | WholeEpoch:
         """Shuffled batches of ``batch_size``; the order depends on (batch_seed, epoch)."""
-        return TensorBatches(
+        batches = TensorBatches(
             self.x_train,
             self.y_train,
             self.batch_size,
@@ -153,6 +161,7 @@ class TensorDataModule(L.LightningDataModule):
             epoch=self._epoch,
             device=self._device,
         )
+        return WholeEpoch(batches) if self.whole_epoch else batches
 
     def val_dataloader(self) -> TensorBatches:
         """The validation split in stored order, ``eval_batch_size`` at a time."""

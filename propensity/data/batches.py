@@ -93,3 +93,20 @@ class TensorBatches:
             self.epochs_started += 1
             for start in range(0, n, size):
                 yield x[start : start + size], y[start : start + size]
+
+
+class WholeEpoch:
+    """A loader of one item per epoch: the epoch's :class:`TensorBatches`, iterated lazily.
+
+    The consumer (the training step) iterates the item to draw the minibatches, so the
+    order, the device placement and the resumption guarantees are those of `batches`.
+    """
+
+    def __init__(self, batches: TensorBatches) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[TensorBatches]:
+        yield self.batches

@@ -47,9 +47,10 @@ class CIFAR10DataModule(TensorDataModule):
         data_seed: int = 0,
         batch_seed: int = 0,
         eval_batch_size: int = 10_000,
+        whole_epoch: bool = False,
         verify_checksums: bool = True,
     ) -> None:
-        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size)
+        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size, whole_epoch)
         self.root = default_root(root)
         self.download = download
         self.verify_checksums = verify_checksums

@@ -36,8 +36,9 @@ class DigitsDataModule(TensorDataModule):
         data_seed: int = 0,
         batch_seed: int = 0,
         eval_batch_size: int = 10_000,
+        whole_epoch: bool = False,
     ) -> None:
-        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size)
+        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size, whole_epoch)
         if not 1 <= test_size < DIGITS_SIZE:
             raise ValueError(
                 f"data.test_size={test_size} must be between 1 and {DIGITS_SIZE - 1} "

@@ -31,9 +31,10 @@ class SyntheticDataModule(TensorDataModule):
         data_seed: int = 0,
         batch_seed: int = 0,
         eval_batch_size: int = 10_000,
+        whole_epoch: bool = False,
         teacher_seed: int = 0,
     ) -> None:
-        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size)
+        super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size, whole_epoch)
         if num_classes < 2:
             raise ValueError(f"data.num_classes={num_classes} must be at least 2")
         if test_size < 1:
