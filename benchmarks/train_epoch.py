@@ -48,8 +48,8 @@ def plain_dataloader(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
         opt.step()
 
 
-def project_path(dm: SyntheticDataModule, batch: int) -> None:
-    model = initialize(MLP(1.0, dm.input_shape, dm.num_classes), "glorot", 0)
+def project_path(dm: SyntheticDataModule, batch: int, width: float = 1.0) -> None:
+    model = initialize(MLP(width, dm.input_shape, dm.num_classes), "glorot", 0)
     module = Classifier(model, lambda p: torch.optim.SGD(p, lr=1e-3), dm.num_classes)
     trainer = L.Trainer(
         max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
