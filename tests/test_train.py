@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from propensity.records import RunRecord
 from propensity.train import run_directory, train
@@ -126,3 +127,22 @@ def test_artifacts_are_written_when_asked(compose_cfg) -> None:
     names = {p.name for p in (run_directory(cfg) / "artifacts").iterdir()}
     assert {"weights_init.safetensors", "weights_final.safetensors", "correctness.npz",
             "activations.npz"} <= names
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_matches_the_record_schema(compose_cfg) -> None:
+    record = train(compose_cfg(*FAST, "trainer.accelerator=gpu", "model=conv2"))
+    assert record.status == "finished" and 0 < record.effective_density <= 1
+
+
+def test_counting_gpus_for_the_launcher_leaves_cuda_uninitialised(
+    compose_cfg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The joblib parent resolves ``n_jobs`` before forking workers: it must not own CUDA."""
+    from propensity.launch import worker_count
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    worker_count()
+    assert compose_cfg(*FAST, "launcher=gpus").device_from_job is True
+    assert not torch.cuda.is_initialized()
