@@ -18,6 +18,8 @@ Status = Literal["running", "finished", "max_epochs_reached", "diverged", "faile
 
 # Statuses whose model was trained to its stop rule (or its bound) and pruned: they carry an ED.
 COMPLETE: tuple[str, ...] = ("finished", "max_epochs_reached")
+# Statuses a rerun skips: a diverged run is a deterministic outcome, not an accident to retry.
+TERMINAL: tuple[str, ...] = (*COMPLETE, "diverged")
 
 
 @dataclass

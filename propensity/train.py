@@ -28,7 +28,7 @@ from propensity.launch import job_device, register_resolvers, write_job_status
 from propensity.models import initialize
 from propensity.module import Classifier, DivergedError
 from propensity.pruning import total_weights, weights_per_layer
-from propensity.records import COMPLETE, RunRecord
+from propensity.records import TERMINAL, RunRecord
 from propensity.validation import validate
 
 log = logging.getLogger("propensity")
@@ -55,9 +55,9 @@ def run_directory(cfg: DictConfig) -> Path:
 
 
 def finished_record(cfg: DictConfig) -> RunRecord | None:
-    """The record of this experiment if an earlier run completed it, else None."""
+    """The record of this experiment if an earlier run ended it (finished or diverged)."""
     previous = _previous_record(run_directory(cfg) / "record.json")
-    return previous if previous is not None and previous.status in COMPLETE else None
+    return previous if previous is not None and previous.status in TERMINAL else None
 
 
 def train(cfg: DictConfig) -> RunRecord:
@@ -66,7 +66,7 @@ def train(cfg: DictConfig) -> RunRecord:
     key, run_dir = run_key(cfg), run_directory(cfg)
     record_path = run_dir / "record.json"
     previous = _previous_record(record_path)
-    if cfg.resume and previous is not None and previous.status in COMPLETE:
+    if cfg.resume and previous is not None and previous.status in TERMINAL:
         log.info("skip %s: already %s in %s", key, previous.status, run_dir)
         return previous
 

@@ -146,3 +146,13 @@ def test_counting_gpus_for_the_launcher_leaves_cuda_uninitialised(
     worker_count()
     assert compose_cfg(*FAST, "launcher=gpus").device_from_job is True
     assert not torch.cuda.is_initialized()
+
+
+def test_diverged_run_stops_and_never_gets_an_ed(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST, "optim.lr=1e30", "stop.max_epochs=5")
+    record = train(cfg)
+    assert record.status == "diverged" and "loss" in record.error
+    assert record.effective_density is None
+    assert not (run_directory(cfg) / "trajectory.csv").exists()
+    assert len(pd.read_csv(run_directory(cfg) / "history.csv")) <= 1
+    assert train(cfg).finished_at == record.finished_at  # deterministic: a rerun skips it
