@@ -1,9 +1,11 @@
-"""Every table and figure of the paper's sections 3-4, from one results directory.
+"""Every table and figure of the paper's sections 3-5, from one results directory.
 
 ``python -m propensity.report RESULTS_DIR --out DIR`` loads the collected tables
 (``runs.parquet`` etc., collecting them first if they are missing, or always with
 ``--collect``) and writes ``DIR/report.md``, ``DIR/figures/*.png`` and ``*.pdf``, and
-``DIR/tables/*.csv``. The report only calls `propensity.analysis`; the notebooks call the
+``DIR/tables/*.csv``. Pruning methods compared and the section-5 mechanism analyses are
+in `propensity.report_mechanisms`; they appear as far as the runs recorded baselines and
+artifacts. The report only calls `propensity.analysis`; the notebooks call the
 same functions, so the two never disagree.
 """
 
@@ -41,6 +43,7 @@ from propensity.analysis import (
     validation_loss_curves,
     weight_counts_by_width,
 )
+from propensity.report_mechanisms import mechanisms_part, methods_part
 
 
 class Tables(Protocol):
@@ -148,9 +151,15 @@ def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
         "anova": anova,
         "pairing": pairing,
     }
+    figures = _save_figures(tables, out / "figures")
+    parts = [
+        methods_part(runs, tables.trajectories, out / "figures"),
+        mechanisms_part(runs, out / "figures"),
+    ]
+    for part in parts:
+        csvs |= part.csvs
     for name, frame in csvs.items():
         frame.to_csv(tables_dir / f"{name}.csv", index=False)
-    figures = _save_figures(tables, out / "figures")
 
     sections = [
         "# The propensity for density: report",
@@ -184,6 +193,7 @@ def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
             f"### {caption}\n\n![{caption}](figures/{stem}.png) ([pdf](figures/{stem}.pdf))"
             for stem, caption in figures
         ],
+        *[s if isinstance(s, str) else markdown_table(s) for part in parts for s in part.sections],
         "## Tables as CSV",
         "\n".join(f"- [tables/{name}.csv](tables/{name}.csv)" for name in csvs),
     ]

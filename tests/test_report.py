@@ -63,6 +63,8 @@ def test_report_from_collected_parquet(tmp_path, capsys):
     assert "1 runs, 1 with an effective density" in capsys.readouterr().out
     assert (tmp_path / "out" / "report.md").is_file()
     assert (tmp_path / "out" / "figures" / "fig3_pruning_trajectories.png").is_file()
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "No section-5 artifacts in these 1 runs; enable them with `artifacts.weights=true" in text
 
 
 @pytest.mark.slow
@@ -77,4 +79,19 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     assert table["n_runs"].tolist() == [2, 2, 2] and table["n_paired"].tolist() == [2, 2, 2]
     text = (out / "report.md").read_text()
     assert "MLP/SGD · digits" in text and "6 runs, 6 of them complete" in text
-    assert len(list((out / "figures").glob("*.png"))) == 8
+    # The quickstart records the baselines and every section-5 artifact (issue 6).
+    assert "Methods: magnitude, random, global_magnitude, edge_popup." in text
+    paired = pd.read_csv(out / "tables" / "methods_paired.csv")
+    assert len(paired) == 3 * 3 and set(paired["n_pairs"]) == {2}
+    overlap = pd.read_csv(out / "tables" / "section5_overlap_tables.csv")
+    assert overlap["runs"].dropna().tolist() == [2, 2, 2]
+    assert overlap.loc[overlap["width"] == "chance", "fc1"].tolist() == [16.0]
+    hamming = pd.read_csv(out / "tables" / "section5_hamming.csv")
+    assert hamming[["models", "widths"]].values.tolist() == [[6, 3]]
+    activations = pd.read_csv(out / "tables" / "section5_activations.csv")
+    assert sorted(activations["layer"].unique()) == ["fc1", "fc2"] and set(activations["runs"]) == {2}
+    methods = ["random", "global_magnitude", "edge_popup"]
+    stems = ["methods_ed_by_width", "fig7_8_tsne", *[f"methods_trajectories_{m}" for m in methods]]
+    for stem in stems:
+        assert (out / "figures" / f"{stem}.png").is_file()
+    assert len(list((out / "figures").glob("*.png"))) == 8 + len(stems)

@@ -3,7 +3,8 @@
 Sections 3-4 (Tables 1-2, Figures 1-6 and what the paper lacks: effect sizes, confidence
 intervals, Holm correction, threshold sensitivity) live in the modules re-exported here;
 `propensity.report` and the notebooks only call them. The section-5 mechanism analyses
-(overlap, similarity, activations) are separate modules of this package.
+(overlap, similarity, activations) are separate modules of this package; the pruning methods
+compared (issue 6) are re-exported from `methods`.
 """
 
 from propensity.analysis.figures_counts import unpruned_vs_null, weight_counts_by_width
@@ -18,6 +19,15 @@ from propensity.analysis.figures_training import (
     stopping_points,
     validation_accuracy_curves,
     validation_loss_curves,
+)
+from propensity.analysis.methods import (
+    ed_by_method,
+    method_frame,
+    method_summary,
+    methods_present,
+    paired_differences,
+    paired_test,
+    trajectories_by_method,
 )
 from propensity.analysis.model_types import complete_runs, model_type_labels, status_counts
 from propensity.analysis.null_hypothesis import null_ed, pair_with_reference, pairing_summary
@@ -48,16 +58,22 @@ __all__ = [
     "anova_table",
     "complete_runs",
     "ed_by_init",
+    "ed_by_method",
     "ed_by_threshold",
     "effect_sizes",
     "effective_density_kde",
     "format_table2",
     "holm",
     "mean_ci",
+    "method_frame",
+    "method_summary",
+    "methods_present",
     "model_type_labels",
     "null_ed",
     "observed_weight_counts",
     "pair_with_reference",
+    "paired_differences",
+    "paired_test",
     "pairing_summary",
     "paper_conv2_count",
     "paper_resnet_count",
@@ -69,6 +85,7 @@ __all__ = [
     "table1",
     "table2",
     "threshold_columns",
+    "trajectories_by_method",
     "unpruned_vs_null",
     "validation_accuracy_curves",
     "validation_loss_curves",

@@ -1,10 +1,26 @@
 """`build_report` end to end on hand-made tables: Markdown, figures and CSVs, all consistent."""
 
+from types import SimpleNamespace
+
+import numpy as np
 import pandas as pd
 import pytest
+import torch
+from synthetic import make_tables
 
-from propensity.analysis import ANOVA_MARK, table2
+from propensity.analysis import ANOVA_MARK, method_summary, table2
+from propensity.artifacts import (
+    ACTIVATIONS,
+    CORRECTNESS,
+    WEIGHTS_FINAL,
+    WEIGHTS_INIT,
+    artifact_path,
+    save_activation_statistics,
+    save_correctness,
+    save_weights,
+)
 from propensity.report import FIGURES, build_report, markdown_table
+from propensity.report_mechanisms import mechanisms_part
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +67,150 @@ def test_markdown_table_escapes_pipes_and_shows_missing_values():
         "| x\\|y | 1.5 |",
         "| n/a | n/a |",
     ]
+
+
+# --- Issue 6: pruning methods and section 5, from real artifact files in tmp run dirs ---
+
+ENABLE = "artifacts.weights=true artifacts.correctness=true artifacts.activations=true"
+LAYERS = {"fc1.weight": (30, 64), "fc2.weight": (10, 30), "proj.weight": (10, 10)}
+IMAGES = 40
+
+
+def _write_artifacts(run_dir, width: float, seed: int) -> None:
+    """Weights whose 40% overlap is known per width, width-determined correctness, activations.
+
+    0.5x: final weights = initial ones (overlap 40%); 1x: magnitudes reversed (overlap 0%);
+    2x: independent draws. A width fixes the first 0, 4 or 8 images' correctness and the
+    seed one more image, so two runs differ on 2 images within a width and on 4 or 8 more
+    across widths. (No two vectors are equal: exact duplicates make sklearn's Barnes-Hut
+    t-SNE take tens of seconds.)
+    """
+    rng = torch.Generator().manual_seed(seed)
+    initial = {name: torch.rand(shape, generator=rng) + 0.01 for name, shape in LAYERS.items()}
+    if width == 0.5:
+        final = {name: w.clone() for name, w in initial.items()}
+    elif width == 1.0:
+        final = {name: 1.0 / w for name, w in initial.items()}
+    else:
+        final = {name: torch.rand(w.shape, generator=rng) for name, w in initial.items()}
+    save_weights(artifact_path(run_dir, WEIGHTS_INIT), initial)
+    save_weights(artifact_path(run_dir, WEIGHTS_FINAL), final)
+    correct = torch.ones(IMAGES, dtype=torch.bool)
+    correct[: {0.5: 8, 1.0: 4, 2.0: 0}[width]] = False  # 0.5x vs 2x differ on 8 images
+    correct[20 + seed] = False
+    save_correctness(artifact_path(run_dir, CORRECTNESS), correct, torch.zeros(IMAGES, dtype=torch.long))
+    units = {"fc1": 30, "fc2": 10}
+    stats = {
+        layer: {
+            "hoyer": np.r_[np.full(n - 1, width / 4), np.nan],  # one dead unit per layer
+            "selectivity": np.full(n, 2.0 * width),
+            "selectivity_normalized": np.r_[np.full(n - 1, 0.5), np.nan],
+            "class_means": np.ones((n, 10)),
+        }
+        for layer, n in units.items()
+    }
+    save_activation_statistics(artifact_path(run_dir, ACTIVATIONS), stats)
+
+
+@pytest.fixture(scope="module")
+def artifact_tables(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    made = make_tables(
+        widths=(0.5, 1.0, 2.0),
+        init_seeds=(0, 1, 2),
+        data_seeds=(0,),
+        inits=("glorot",),
+        model_types=(("mlp", "sgd"),),
+        broken=False,
+    )
+    runs = made.runs.copy()
+    runs["run_dir"] = [str(base / key) for key in runs["run_key"]]
+    runs["effective_density_magnitude"] = runs["effective_density"]
+    runs["unpruned_weights_magnitude"] = runs["unpruned_weights"]
+    runs["effective_density_random"] = (runs["effective_density"] + 0.3).clip(upper=1.0)
+    runs["unpruned_weights_random"] = (runs["effective_density_random"] * runs["total_weights"]).round()
+    for _, run in runs.iterrows():
+        _write_artifacts(run["run_dir"], run["width"], run["init_seed"])
+    random = made.trajectories.assign(method="random", val_acc=made.trajectories["val_acc"] - 0.1)
+    trajectories = pd.concat([made.trajectories, random], ignore_index=True)
+    return SimpleNamespace(runs=runs, trajectories=trajectories, histories=made.histories)
+
+
+@pytest.fixture(scope="module")
+def artifact_report(artifact_tables, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report5")
+    return build_report(artifact_tables, out, source="hand-made with artifacts").read_text(), out
+
+
+def test_report_compares_pruning_methods(artifact_report, artifact_tables):
+    text, out = artifact_report
+    assert "## Pruning methods" in text and "Methods: magnitude, random." in text
+    saved = pd.read_csv(out / "tables" / "methods_summary.csv")
+    expected = method_summary(artifact_tables.runs)
+    assert saved["n"].tolist() == [3] * 6
+    assert saved["mean_ed"].to_numpy() == pytest.approx(expected["mean_ed"].to_numpy())
+    paired = pd.read_csv(out / "tables" / "methods_paired.csv")
+    assert paired["n_pairs"].tolist() == [3, 3, 3] and set(paired["method"]) == {"random"}
+    for stem in ("methods_ed_by_width", "methods_trajectories_random"):
+        assert (out / "figures" / f"{stem}.png").stat().st_size > 1000
+        assert f"](figures/{stem}.png)" in text
+
+
+def test_report_section5_overlap_tables_with_chance_line(artifact_report):
+    text, out = artifact_report
+    assert "## Why density? (section 5)" in text and ENABLE not in text
+    assert "**MLP/SGD · digits, glorot** (9 runs)" in text
+    assert "| 0.5 | 40.0 | 40.0 | 40.0 | 3 |" in text
+    assert "| 1 | 0.0 | 0.0 | 0.0 | 3 |" in text
+    assert "| chance | 16.0 | 16.0 | 16.0 |  |" in text
+    frame = pd.read_csv(out / "tables" / "section5_overlap_runs.csv")
+    assert len(frame) == 9 * 3
+
+
+def test_report_section5_hamming_distances_and_tsne(artifact_report):
+    text, out = artifact_report
+    hamming = pd.read_csv(out / "tables" / "section5_hamming.csv").iloc[0]
+    assert hamming["models"] == 9 and hamming["images"] == IMAGES and hamming["data_seed"] == 0
+    assert hamming["within"] == 2
+    # Per width pair 9 pairs, 6 of them of different seeds (+2): widths add 4, 8 or 4.
+    assert hamming["across"] == pytest.approx(16 / 3 + 2 * 6 / 9)
+    # Only relabellings that keep the three groups of runs reach the observed difference:
+    # 3! of the 9! / 3!^3 = 1680 distinct labellings, so p is about 6/1680 (seeded test).
+    assert hamming["p_value"] < 0.01
+    by_width = pd.read_csv(out / "tables" / "section5_hamming_by_width.csv").set_index("width")
+    assert by_width.loc[0.5, "2x"] == pytest.approx(8 + 2 * 6 / 9) and by_width.loc[1.0, "1x"] == 2
+    assert (out / "figures" / "fig7_8_tsne.png").stat().st_size > 1000
+    assert "](figures/fig7_8_tsne.png)" in text
+
+
+def test_report_section5_activation_summary(artifact_report):
+    text, out = artifact_report
+    summary = pd.read_csv(out / "tables" / "section5_activations.csv").set_index(["layer", "width"])
+    fc1 = summary.loc[("fc1", 2.0)]
+    assert fc1["runs"] == 3 and fc1["hoyer"] == pytest.approx(0.5)
+    assert fc1["dead_fraction"] == pytest.approx(1 / 30) and fc1["selectivity"] == pytest.approx(4.0)
+    assert "### 5.3 Activation sparsity and class selectivity" in text
+
+
+def test_report_without_artifacts_says_how_to_enable_them(report_dir):
+    text = (report_dir / "report.md").read_text()
+    assert f"No section-5 artifacts in these 96 runs; enable them with `{ENABLE}`." in text
+    assert "Only magnitude pruning was run" in text
+    assert not (report_dir / "tables" / "section5_overlap_runs.csv").exists()
+
+
+def test_section5_with_only_some_artifacts_names_the_missing_override(artifact_tables, tmp_path):
+    runs = artifact_tables.runs.copy()
+    for i, run_dir in enumerate(runs["run_dir"]):  # copies of the runs with correctness only
+        target = artifact_path(tmp_path / str(i), CORRECTNESS)
+        target.parent.mkdir(parents=True)
+        target.write_bytes(artifact_path(run_dir, CORRECTNESS).read_bytes())
+        runs.loc[runs.index[i], "run_dir"] = str(tmp_path / str(i))
+    part = mechanisms_part(runs, tmp_path / "figures")
+    text = "\n".join(s for s in part.sections if isinstance(s, str))
+    assert "No weight artifacts: enable them with `artifacts.weights=true`." in text
+    assert "No activation artifacts: enable them with `artifacts.activations=true`." in text
+    assert part.figures == ["fig7_8_tsne"] and set(part.csvs) == {
+        "section5_hamming",
+        "section5_hamming_by_width",
+    }
