@@ -85,7 +85,7 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     assert len(paired) == 3 * 3 and set(paired["n_pairs"]) == {2}
     overlap = pd.read_csv(out / "tables" / "section5_overlap_tables.csv")
     assert overlap["runs"].dropna().tolist() == [2, 2, 2]
-    assert overlap.loc[overlap["width"] == "chance", "fc1"].tolist() == [16.0]
+    assert overlap.loc[overlap["width"] == "chance", "fc1"].tolist() == [pytest.approx(16.0)]
     hamming = pd.read_csv(out / "tables" / "section5_hamming.csv")
     assert hamming[["models", "widths"]].values.tolist() == [[6, 3]]
     activations = pd.read_csv(out / "tables" / "section5_activations.csv")

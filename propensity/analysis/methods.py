@@ -1,0 +1,240 @@
+"""Pruning methods compared per model type and width (issue 6; the paper's sections 2 and 6).
+
+The paper prunes layer-wise by magnitude (section 3.2). Its related work and future work ask
+how the effective density (ED) depends on that choice: random masks (the random-ablation
+view), one global magnitude ranking, and edge-popup score masks. Every method is swept on
+the same trained model of a run, and ``record.json`` stores each method's ED, so methods
+compare *within* a run: the differences here are paired by ``run_key``, and the paired
+t-test (`scipy.stats.ttest_rel`) removes the run-to-run variation that an unpaired test
+would count as noise.
+
+The collected runs table carries one ``effective_density_<method>`` and one
+``unpruned_weights_<method>`` column per method (`propensity.collect`); `method_frame`
+turns them into one row per run and method, the input of everything else here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from propensity.analysis.figures_density import pruning_trajectories
+from propensity.analysis.figures_layout import figure_per_model_type, say, width_legend, widths_of
+from propensity.analysis.model_types import complete_runs, width_label
+from propensity.analysis.significance import CONFIDENCE, holm
+
+REFERENCE = "magnitude"
+# Display order: the paper's method first, then the baselines in the order issue 6 lists them.
+METHOD_ORDER = ("magnitude", "random", "global_magnitude", "edge_popup")
+METHOD_COLUMN = re.compile(r"^effective_density_(.+)$")
+METHOD_COLOURS = {
+    "magnitude": "#1f77b4",
+    "random": "#7f7f7f",
+    "global_magnitude": "#ff7f0e",
+    "edge_popup": "#2ca02c",
+}
+KEYS = ("model_type", "width")
+
+
+def _method_rank(method: str) -> tuple[int, str]:
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+def methods_present(runs: pd.DataFrame) -> list[str]:
+    """Methods with at least one ED in the runs table, the paper's magnitude pruning first.
+
+    Read from the ``effective_density_<method>`` columns; a table collected from records
+    without ``ed_by_method`` falls back to each run's ``pruning_method``.
+    """
+    found = [
+        match.group(1)
+        for column in runs.columns
+        if (match := METHOD_COLUMN.match(column)) and runs[column].notna().any()
+    ]
+    if not found and "pruning_method" in runs.columns:
+        found = runs.loc[runs["effective_density"].notna(), "pruning_method"].dropna().unique()
+    return sorted(set(found), key=_method_rank)
+
+
+def method_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per complete run and method with an ED: the long form of the per-method columns.
+
+    Columns: run_key, model_type, width, method, effective_density, unpruned_weights (float;
+    NaN where a method recorded no count). Only complete runs (`complete_runs`) enter.
+    """
+    done = complete_runs(runs)
+    columns = ["run_key", *KEYS, "method", "effective_density", "unpruned_weights"]
+    frames = []
+    for method in methods_present(runs):
+        ed_column = f"effective_density_{method}"
+        if ed_column in done.columns:
+            ed = done[ed_column]
+            unpruned = done.get(f"unpruned_weights_{method}", pd.Series(np.nan, index=done.index))
+        else:  # old records: only the run's own method, in the unsuffixed columns
+            own = done["pruning_method"] == method
+            ed = done["effective_density"].where(own)
+            unpruned = done["unpruned_weights"].where(own)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "run_key": done["run_key"],
+                    **{k: done[k] for k in KEYS},
+                    "method": method,
+                    "effective_density": pd.to_numeric(ed, errors="coerce").astype(float),
+                    "unpruned_weights": pd.to_numeric(unpruned, errors="coerce").astype(float),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[frame["effective_density"].notna()].reset_index(drop=True)[columns]
+
+
+def method_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model type, width and method: n, mean and std of ED and of unpruned weights.
+
+    The std is the sample std (ddof=1), NaN with a note for a single run.
+    """
+    frame = method_frame(runs)
+    columns = [*KEYS, "method", "n", "mean_ed", "std_ed", "mean_unpruned", "std_unpruned", "note"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = frame.groupby([*KEYS, "method"], sort=False)
+    summary = grouped.agg(
+        n=("effective_density", "size"),
+        mean_ed=("effective_density", "mean"),
+        std_ed=("effective_density", "std"),
+        mean_unpruned=("unpruned_weights", "mean"),
+        std_unpruned=("unpruned_weights", "std"),
+    ).reset_index()
+    summary["note"] = np.where(summary["n"] < 2, "1 run: no std (needs >= 2)", "")
+    order = summary["method"].map(lambda m: _method_rank(m)[0])
+    summary = summary.assign(_order=order).sort_values([*KEYS, "_order", "method"])
+    return summary.drop(columns="_order").reset_index(drop=True)[columns]
+
+
+def paired_test(
+    method_ed: np.ndarray | pd.Series,
+    reference_ed: np.ndarray | pd.Series,
+    confidence: float = CONFIDENCE,
+) -> dict[str, object]:
+    """Paired two-tailed t-test of ED(method) - ED(reference) over runs (`ttest_rel`).
+
+    Pairs with a missing value on either side are dropped. Returns n_pairs, the mean and
+    std of the differences, t, p, df and the confidence interval of the mean difference, or
+    a note saying why the test cannot run (fewer than 2 pairs, differences all equal).
+    """
+    a = np.asarray(method_ed, dtype=float)
+    b = np.asarray(reference_ed, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    diff = a - b
+    n = len(diff)
+    out: dict[str, object] = {"n_pairs": n, "mean_diff": math.nan, "std_diff": math.nan}
+    out |= {"t": math.nan, "p": math.nan, "df": math.nan}
+    out |= {"diff_ci_low": math.nan, "diff_ci_high": math.nan, "note": ""}
+    if n == 0:
+        out["note"] = "no run has both methods' ED"
+        return out
+    out["mean_diff"] = float(diff.mean())
+    if n < 2:
+        out["note"] = "1 pair: no test (needs >= 2)"
+        return out
+    out["std_diff"] = float(diff.std(ddof=1))
+    if np.ptp(diff) == 0:
+        out["note"] = "every pair differs by the same amount: t is undefined"
+        return out
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        result = stats.ttest_rel(a, b)
+    interval = result.confidence_interval(confidence_level=confidence)
+    out |= {"t": float(result.statistic), "p": float(result.pvalue), "df": float(result.df)}
+    out |= {"diff_ci_low": float(interval.low), "diff_ci_high": float(interval.high)}
+    return out
+
+
+def paired_differences(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
+    """Per model type, width and method, the paired test of its ED against `reference`'s.
+
+    Pairs are the same run (``run_key``), pruned both ways. ``p_holm`` adjusts the p-values
+    of all rows together (Holm); a row whose test did not run has NaN and a note.
+    """
+    frame = method_frame(runs)
+    columns = [*KEYS, "method", "reference", "n_pairs", "mean_diff", "std_diff", "t", "p", "df"]
+    columns += ["diff_ci_low", "diff_ci_high", "p_holm", "note"]
+    if frame.empty or reference not in set(frame["method"]):
+        return pd.DataFrame(columns=columns)
+    wide = frame.pivot_table(
+        index=["run_key", *KEYS], columns="method", values="effective_density", aggfunc="first"
+    ).reset_index()
+    rows = []
+    for (model_type, width), group in wide.groupby(list(KEYS), sort=True):
+        for method in methods_present(runs):
+            if method == reference or method not in group.columns:
+                continue
+            test = paired_test(group[method], group[reference])
+            rows.append(
+                {"model_type": model_type, "width": width, "method": method, "reference": reference, **test}
+            )
+    table = pd.DataFrame(rows, columns=[c for c in columns if c != "p_holm"])
+    table.insert(len(columns) - 2, "p_holm", holm(table["p"]) if len(table) else [])
+    return table[columns]
+
+
+def ed_by_method(runs: pd.DataFrame) -> Figure:
+    """Mean ED +- std per width, one marker and line per pruning method, one panel per model type.
+
+    Beside Figure 6's layout (categorical widths); the legend gives each method's run count.
+    """
+    fig, cells = figure_per_model_type(runs, "Effective density by pruning method")
+    frame = method_frame(runs)
+    for ax, model_type, group in cells:
+        widths = widths_of(group)
+        members = frame[frame["model_type"] == model_type]
+        methods = [m for m in methods_present(runs) if m in set(members["method"])]
+        if not methods:
+            say(ax, "no per-method effective densities")
+            continue
+        offsets = np.linspace(-0.15, 0.15, len(methods)) if len(methods) > 1 else [0.0]
+        for method, offset in zip(methods, offsets, strict=True):
+            data = members[members["method"] == method]
+            stats_ = data.groupby("width")["effective_density"].agg(["mean", "std", "count"])
+            x = [widths.index(float(w)) + offset for w in stats_.index]
+            ax.errorbar(
+                x,
+                stats_["mean"],
+                yerr=stats_["std"].fillna(0.0),
+                marker="o",
+                capsize=3,
+                color=METHOD_COLOURS.get(method, "black"),
+                label=f"{method} (n={len(data)})",
+            )
+        ax.set_xticks(range(len(widths)), [width_label(w) for w in widths])
+        ax.set_xlabel("width")
+        ax.set_ylabel("effective density")
+        width_legend(ax, title="method")
+    return fig
+
+
+def trajectory_methods(trajectories: pd.DataFrame) -> list[str]:
+    """Methods with pruning trajectories (the ``method`` column), magnitude first."""
+    if "method" not in trajectories.columns:
+        return [REFERENCE] if len(trajectories) else []
+    return sorted(trajectories["method"].dropna().unique(), key=_method_rank)
+
+
+def trajectories_by_method(runs: pd.DataFrame, trajectories: pd.DataFrame) -> dict[str, Figure]:
+    """Figure 3 once per method: mean validation accuracy against density per width (+-1 std).
+
+    Each is `pruning_trajectories` on that method's rows of the trajectories table. Random
+    masks are already averaged over mask seeds within a run; edge-popup has points only at
+    the densities it was trained for (``pruning.edge_popup.densities``).
+    """
+    return {m: pruning_trajectories(runs, trajectories, method=m) for m in trajectory_methods(trajectories)}

@@ -1,0 +1,166 @@
+"""Pruning methods compared per width (issue 6): long form, summaries, paired tests, figures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from synthetic import run_row
+
+from propensity.analysis.methods import (
+    ed_by_method,
+    method_frame,
+    method_summary,
+    methods_present,
+    paired_differences,
+    paired_test,
+    trajectories_by_method,
+)
+
+# (width, init_seed) -> ED per method; random needs more weights, global magnitude about the same.
+EDS = {
+    (0.5, 0): {"magnitude": 0.40, "random": 0.80, "global_magnitude": 0.38},
+    (0.5, 1): {"magnitude": 0.44, "random": 0.86, "global_magnitude": 0.45},
+    (0.5, 2): {"magnitude": 0.42, "random": 0.81, "global_magnitude": 0.40},
+    (1.0, 0): {"magnitude": 0.30, "random": 0.70, "global_magnitude": 0.31},
+    (1.0, 1): {"magnitude": 0.34, "random": 0.76},
+    (2.0, 0): {"magnitude": 0.20, "random": 0.60, "global_magnitude": 0.22},
+}
+
+
+def _runs() -> pd.DataFrame:
+    rows = []
+    for (width, seed), eds in EDS.items():
+        total = int(1000 * width)
+        extra = {}
+        for method in ("magnitude", "random", "global_magnitude"):
+            ed = eds.get(method)
+            extra[f"effective_density_{method}"] = ed
+            extra[f"unpruned_weights_{method}"] = None if ed is None else round(ed * total)
+        rows.append(
+            run_row(
+                run_key=f"w{width}-s{seed}",
+                width=width,
+                init_seed=seed,
+                total_weights=total,
+                effective_density=eds["magnitude"],
+                unpruned_weights=round(eds["magnitude"] * total),
+                **extra,
+            )
+        )
+    rows.append(run_row(run_key="failed", status="failed", effective_density=None, width=0.5))
+    return pd.DataFrame(rows)
+
+
+def test_methods_present_magnitude_first_and_fallback_without_per_method_columns():
+    runs = _runs()
+    assert methods_present(runs) == ["magnitude", "random", "global_magnitude"]
+    old = runs[[c for c in runs.columns if not c.startswith(("effective_density_", "unpruned_weights_"))]]
+    assert methods_present(old) == ["magnitude"]
+    assert set(method_frame(old)["method"]) == {"magnitude"}
+
+
+def test_method_frame_is_one_row_per_complete_run_and_method():
+    frame = method_frame(_runs())
+    assert len(frame) == 6 + 6 + 5  # the failed run is out; one run lacks global_magnitude
+    row = frame[(frame["run_key"] == "w1.0-s0") & (frame["method"] == "random")].iloc[0]
+    assert row["effective_density"] == pytest.approx(0.70)
+    assert row["unpruned_weights"] == 700
+
+
+def test_method_summary_means_stds_and_counts():
+    summary = method_summary(_runs()).set_index(["width", "method"])
+    half = summary.loc[(0.5, "random")]
+    assert half["n"] == 3
+    assert half["mean_ed"] == pytest.approx(np.mean([0.80, 0.86, 0.81]))
+    assert half["std_ed"] == pytest.approx(np.std([0.80, 0.86, 0.81], ddof=1))
+    assert half["mean_unpruned"] == pytest.approx(np.mean([400, 430, 405]))
+    one = summary.loc[(2.0, "global_magnitude")]
+    assert one["n"] == 1 and np.isnan(one["std_ed"]) and "1 run" in one["note"]
+    assert summary.loc[(1.0, "global_magnitude")]["n"] == 1
+    assert list(summary.loc[0.5].index) == ["magnitude", "random", "global_magnitude"]
+
+
+def test_paired_test_equals_scipy_ttest_rel():
+    a = np.array([0.80, 0.86, 0.81, 0.70])
+    b = np.array([0.40, 0.44, 0.42, 0.30])
+    result = paired_test(a, b)
+    expected = stats.ttest_rel(a, b)
+    assert result["t"] == pytest.approx(expected.statistic)
+    assert result["p"] == pytest.approx(expected.pvalue)
+    assert result["df"] == 3 and result["n_pairs"] == 4 and result["note"] == ""
+    assert result["mean_diff"] == pytest.approx(np.mean(a - b))
+    interval = expected.confidence_interval()
+    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((interval.low, interval.high))
+    # A paired test is not the unpaired one: pairing removes the run-to-run spread.
+    assert result["p"] < stats.ttest_ind(a, b).pvalue
+
+
+def test_paired_test_says_why_it_cannot_run():
+    assert paired_test([], [])["note"] == "no run has both methods' ED"
+    one = paired_test([0.5, np.nan], [0.4, 0.3])
+    assert one["n_pairs"] == 1 and one["mean_diff"] == pytest.approx(0.1) and np.isnan(one["p"])
+    assert "needs >= 2" in one["note"]
+    constant = paired_test([0.5, 0.6], [0.4, 0.5])
+    assert np.isnan(constant["t"]) and "same amount" in constant["note"]
+
+
+def test_paired_differences_pair_by_run_and_holm_adjust():
+    runs = _runs()
+    table = paired_differences(runs).set_index(["width", "method"])
+    assert set(table.index.get_level_values("method")) == {"random", "global_magnitude"}
+    half = table.loc[(0.5, "global_magnitude")]
+    mine = [0.38, 0.45, 0.40]
+    theirs = [0.40, 0.44, 0.42]
+    assert half["p"] == pytest.approx(stats.ttest_rel(mine, theirs).pvalue)
+    assert half["n_pairs"] == 3 and half["reference"] == "magnitude"
+    # width 1: random has 2 pairs, global magnitude only the run that recorded it
+    assert table.loc[(1.0, "random")]["n_pairs"] == 2
+    assert table.loc[(1.0, "global_magnitude")]["n_pairs"] == 1
+    assert "needs >= 2" in table.loc[(1.0, "global_magnitude")]["note"]
+    ran = table["p"].notna()
+    assert table.loc[ran, "p_holm"].to_numpy() == pytest.approx(_holm(table.loc[ran, "p"]))
+    assert table.loc[~ran, "p_holm"].isna().all()
+
+
+def _holm(p: pd.Series) -> np.ndarray:
+    """Holm's step-down adjustment written out, to check the table's p_holm."""
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order]).clip(max=1)
+    out = np.empty_like(p)
+    out[order] = adjusted
+    return out
+
+
+def test_paired_differences_without_the_reference_method_is_empty():
+    runs = _runs().drop(columns=["effective_density_magnitude", "unpruned_weights_magnitude"])
+    assert paired_differences(runs).empty
+
+
+def test_ed_by_method_draws_one_series_per_method_with_counts():
+    fig = ed_by_method(_runs())
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["magnitude (n=6)", "random (n=6)", "global_magnitude (n=5)"]
+
+
+def test_trajectories_by_method_one_figure_per_method():
+    runs = _runs()
+    frames = []
+    for key in runs["run_key"]:
+        for method in ("magnitude", "random"):
+            density = np.linspace(1, 0, 11)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run_key": key,
+                        "method": method,
+                        "level": range(11),
+                        "density": density,
+                        "val_acc": density,
+                    }
+                )
+            )
+    figures = trajectories_by_method(runs, pd.concat(frames, ignore_index=True))
+    assert list(figures) == ["magnitude", "random"]
+    assert figures["random"].get_suptitle() == "Figure 3: pruning trajectories (random)"
+    assert len(figures["random"].axes[0].get_lines()) == 3  # one line per width
