@@ -10,8 +10,10 @@ for a finished run again skips it, an interrupted one resumes from its last chec
 from __future__ import annotations
 
 import logging
+import platform
 import time
 import traceback
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,8 @@ from propensity.validation import validate
 
 log = logging.getLogger("propensity")
 
+# Packages whose versions each record keeps, for reproducing a result later.
+_PACKAGES = ("propensity", "torch", "torchvision", "lightning", "hydra-core", "numpy")
 # Keys of a config group that describe it rather than being constructor arguments.
 _DESCRIPTIVE = ("name", "max_epochs")
 
@@ -177,10 +181,7 @@ def _flat_identity(record: RunRecord) -> dict[str, Any]:
 
 
 def _new_record(cfg: DictConfig, key: str, previous: RunRecord | None) -> RunRecord:
-    import propensity
-
-    versions = {"propensity": propensity.__version__, "torch": _version("torch"),
-                "lightning": L.__version__}
+    versions = {"python": platform.python_version(), **{p: version(p) for p in _PACKAGES}}
     return RunRecord(
         run_key=key, experiment=cfg.name, model=cfg.model.name, data=cfg.data.name,
         optim=cfg.optim.name, lr=float(cfg.optim.lr), init=cfg.init.scheme,
@@ -196,12 +197,6 @@ def _previous_record(path: Path) -> RunRecord | None:
         return RunRecord.load(path)
     except (OSError, ValueError, TypeError):
         return None
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
 
 
 def _now() -> str:
