@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
 from propensity.analysis.figures_layout import (
+    errorbars_by_width,
     figure_per_model_type,
     label,
     say,
@@ -23,7 +24,7 @@ from propensity.analysis.figures_layout import (
     width_legend,
     widths_of,
 )
-from propensity.analysis.model_types import INIT_NAMES, complete_runs, width_label
+from propensity.analysis.model_types import INIT_NAMES, complete_runs
 
 THRESHOLD_COLUMN = re.compile(r"^ed_(\d*\.?\d+)$")
 INIT_COLOURS = {"glorot": "#1b5e20", "he": "#81c784"}  # dark and light green, as in Figure 6
@@ -107,26 +108,8 @@ def ed_by_init(runs: pd.DataFrame) -> Figure:
     """Figure 6: mean ED +- std per width, Glorot (dark green) beside He (light green)."""
     fig, cells = figure_per_model_type(runs, "Figure 6: effective density, Glorot vs He")
     for ax, _, group in cells:
-        widths = widths_of(group)
         inits = sorted(group["init"].dropna().unique(), key=lambda i: (i != "glorot", i))
-        offsets = np.linspace(-0.12, 0.12, len(inits)) if len(inits) > 1 else [0.0]
-        for init, offset in zip(inits, offsets, strict=True):
-            members = group[group["init"] == init]
-            stats = members.groupby("width")["effective_density"].agg(["mean", "std", "count"])
-            x = [widths.index(float(w)) + offset for w in stats.index]
-            ax.errorbar(
-                x,
-                stats["mean"],
-                yerr=stats["std"].fillna(0.0),
-                fmt="o",
-                capsize=3,
-                color=INIT_COLOURS.get(init, "grey"),
-                label=f"{INIT_NAMES.get(init, init)} (n={int(stats['count'].sum())})",
-            )
-        ax.set_xticks(range(len(widths)), [width_label(w) for w in widths])
-        ax.set_xlabel("width")
-        ax.set_ylabel("effective density")
-        width_legend(ax, title="init")
+        errorbars_by_width(ax, group, "init", inits, INIT_COLOURS, INIT_NAMES)
     return fig
 
 

@@ -84,3 +84,38 @@ def label(width: float, n: int) -> str:
 
 def widths_of(runs: pd.DataFrame) -> list[float]:
     return [float(w) for w in ordered(runs["width"])]
+
+
+def errorbars_by_width(
+    ax: Axes,
+    frame: pd.DataFrame,
+    column: str,
+    categories: list[str],
+    colours: dict[str, str],
+    names: dict[str, str] | None = None,
+    spread: float = 0.12,
+    joined: bool = False,
+) -> None:
+    """Mean ED +- std per (categorical) width, one series per value of `column`, side by side.
+
+    The layout of Figure 6 (Glorot vs He), shared by any comparison of a few categories
+    (inits, pruning methods); the legend gives each series' run count.
+    """
+    widths = widths_of(frame)
+    offsets = np.linspace(-spread, spread, len(categories)) if len(categories) > 1 else [0.0]
+    for category, offset in zip(categories, offsets, strict=True):
+        members = frame[frame[column] == category]
+        stats = members.groupby("width")["effective_density"].agg(["mean", "std", "count"])
+        ax.errorbar(
+            [widths.index(float(w)) + offset for w in stats.index],
+            stats["mean"],
+            yerr=stats["std"].fillna(0.0),
+            fmt="o-" if joined else "o",
+            capsize=3,
+            color=colours.get(category, "grey"),
+            label=f"{(names or {}).get(category, category)} (n={int(stats['count'].sum())})",
+        )
+    ax.set_xticks(range(len(widths)), [width_label(w) for w in widths])
+    ax.set_xlabel("width")
+    ax.set_ylabel("effective density")
+    width_legend(ax, title=column)

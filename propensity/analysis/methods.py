@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from propensity.analysis.figures_density import pruning_trajectories
-from propensity.analysis.figures_layout import figure_per_model_type, say, width_legend, widths_of
-from propensity.analysis.model_types import complete_runs, width_label
+from propensity.analysis.figures_layout import errorbars_by_width, figure_per_model_type, say
+from propensity.analysis.model_types import complete_runs
 from propensity.analysis.significance import CONFIDENCE, holm
 
 REFERENCE = "magnitude"
@@ -195,31 +195,13 @@ def ed_by_method(runs: pd.DataFrame) -> Figure:
     """
     fig, cells = figure_per_model_type(runs, "Effective density by pruning method")
     frame = method_frame(runs)
-    for ax, model_type, group in cells:
-        widths = widths_of(group)
+    for ax, model_type, _ in cells:
         members = frame[frame["model_type"] == model_type]
         methods = [m for m in methods_present(runs) if m in set(members["method"])]
         if not methods:
             say(ax, "no per-method effective densities")
             continue
-        offsets = np.linspace(-0.15, 0.15, len(methods)) if len(methods) > 1 else [0.0]
-        for method, offset in zip(methods, offsets, strict=True):
-            data = members[members["method"] == method]
-            stats_ = data.groupby("width")["effective_density"].agg(["mean", "std", "count"])
-            x = [widths.index(float(w)) + offset for w in stats_.index]
-            ax.errorbar(
-                x,
-                stats_["mean"],
-                yerr=stats_["std"].fillna(0.0),
-                marker="o",
-                capsize=3,
-                color=METHOD_COLOURS.get(method, "black"),
-                label=f"{method} (n={len(data)})",
-            )
-        ax.set_xticks(range(len(widths)), [width_label(w) for w in widths])
-        ax.set_xlabel("width")
-        ax.set_ylabel("effective density")
-        width_legend(ax, title="method")
+        errorbars_by_width(ax, members, "method", methods, METHOD_COLOURS, spread=0.15, joined=True)
     return fig
 
 
