@@ -89,7 +89,10 @@ def train(cfg: DictConfig) -> RunRecord:
         record.wall_time_s = time.perf_counter() - started
         record.finished_at = _now()
         record.save(record_path)
-        log.info("%s %s in %.1fs -> %s", record.status, key, record.wall_time_s, run_dir)
+        log.info("%s %s in %.1fs: width %g, effective density %s, %s of %s weights unpruned -> %s",
+                 record.status, key, record.wall_time_s, record.width,
+                 _fmt(record.effective_density), record.unpruned_weights, record.total_weights,
+                 run_dir)
     return record
 
 
@@ -190,6 +193,10 @@ def _new_record(cfg: DictConfig, key: str, previous: RunRecord | None) -> RunRec
         started_at=previous.started_at if previous and previous.status == "running" else _now(),
         versions=versions, config=OmegaConf.to_container(cfg, resolve=True),
     )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _previous_record(path: Path) -> RunRecord | None:
