@@ -6,7 +6,9 @@ the same process and interleaved so that load from other processes hits both ali
 
 (a) naive: per level ``copy.deepcopy(model)``, ``torch.nn.utils.prune.l1_unstructured`` on
     every layer, evaluation through a ``DataLoader(TensorDataset)``;
-(b) ``propensity.pruning.sweep.sweep`` (rank once, prune in place, one-tensor evaluation).
+(b) ``propensity.pruning.sweep.sweep`` (rank once, prune in place, one-tensor evaluation),
+    once per ``--levels-at-once K`` given (K > 1: K levels per forward via batched matmuls,
+    0: as many as fit in 1 GiB). ``--device cuda`` runs everything on a GPU.
 
 The weights are a random initialisation, not trained ones: timing does not depend on them.
 They are redrawn with distinct magnitudes so both methods prune the same entries whatever
@@ -17,6 +19,13 @@ Measured on the shared 2-core CPU (load ~4 from other jobs, median of 3): width 
 8.45 s, sweep 1.28 s (6.6x, 106 GFLOP/s = 92% of torch.mm); width 5 naive 92.6 s, sweep
 19.8 s (4.7x, 50 GFLOP/s = 88%). The naive loop's cost beyond the matmuls is mostly
 ``l1_unstructured``'s top-k at every level and the mask hook at every batch.
+
+Levels at once (``--levels-at-once 1 8``, same CPU, no GPU lent): no consistent gain. In
+the full benchmark (median of 3) K=8 took 1.46 s vs 1.86 s for K=1 at width 1 and 8.89 s
+vs 9.69 s at width 5, but a sweep-only rerun on a quieter machine (median of 5 and 3) gave
+the opposite, K=1 1.16 s vs K=8 1.32 s at width 1 and 7.80 s vs 8.28 s at width 5; K=4,
+16 and auto (0) fared like K=8. The CPU's matmuls are already near ``torch.mm``'s rate
+one level at a time, so batching can only pay where one level's matmuls leave a GPU idle.
 """
 
 from __future__ import annotations
@@ -71,37 +80,50 @@ def naive(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -
 
 def mm_seconds(model: nn.Module, n: int) -> tuple[float, int]:
     """Time and FLOPs of one ``torch.mm`` per layer shape with `n` rows (a dense forward)."""
+    device = next(model.parameters()).device
     shapes = [(w.shape[1], w.shape[0]) for _, w in prunable_weights(model)]
-    mats = [(torch.randn(n, i), torch.randn(i, o)) for i, o in shapes]
+    mats = [(torch.randn(n, i, device=device), torch.randn(i, o, device=device)) for i, o in shapes]
+    sync(device)
     t = time.perf_counter()
     for a, b in mats:
         torch.mm(a, b)
+    sync(device)
     return time.perf_counter() - t, sum(2 * n * i * o for i, o in shapes)
 
 
-def bench(width: float, n: int, repeats: int, naive_batch: int) -> dict[str, float]:
-    model = distinct_init(MLP(width), seed=0).eval()
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench(
+    width: float, n: int, repeats: int, naive_batch: int, at_once: list[int], device: str
+) -> dict[str, float]:
+    model = distinct_init(MLP(width), seed=0).eval().to(device)
     gen = torch.Generator().manual_seed(1)
-    x = torch.randn(n, 784, generator=gen)
-    y = torch.randint(0, 10, (n,), generator=gen)
-    t_naive, t_sweep, t_mm = [], [], []
-    for _ in range(repeats):  # interleaved: load from other processes hits all three alike
+    x = torch.randn(n, 784, generator=gen).to(device)
+    y = torch.randint(0, 10, (n,), generator=gen).to(device)
+    t_naive, t_mm = [], []
+    t_sweep: dict[int, list[float]] = {k: [] for k in at_once}
+    for _ in range(repeats):  # interleaved: load from other processes hits all alike
         t = time.perf_counter()
         ref = naive(model, x, y, naive_batch)
         t_naive.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        traj = sweep(model, x, y, batch_size=n)
-        t_sweep.append(time.perf_counter() - t)
-        assert ref == traj.val_acc, f"accuracies differ at width {width}"
+        for k in at_once:
+            t = time.perf_counter()
+            traj = sweep(model, x, y, batch_size=n, levels_at_once=k)
+            t_sweep[k].append(time.perf_counter() - t)  # .tolist() in sweep synchronises
+            assert ref == traj.val_acc, f"accuracies differ at width {width}, K={k}"
         t_mm.extend(mm_seconds(model, n)[0] for _ in range(5))
     flops = 2 * n * sum(w.numel() for _, w in prunable_weights(model)) * len(traj)
     res = {
         "naive_s": statistics.median(t_naive),
-        "sweep_s": statistics.median(t_sweep),
-        "sweep_gflops": flops / statistics.median(t_sweep) / 1e9,
         "mm_gflops": mm_seconds(model, n)[1] / statistics.median(t_mm) / 1e9,
     }
-    res["speedup"] = res["naive_s"] / res["sweep_s"]
+    for k, times in t_sweep.items():
+        res[f"sweep_s_{k}"] = statistics.median(times)
+        res[f"sweep_gflops_{k}"] = flops / res[f"sweep_s_{k}"] / 1e9
+        res[f"speedup_{k}"] = res["naive_s"] / res[f"sweep_s_{k}"]
     return res
 
 
@@ -112,22 +134,29 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--naive-batch-size", type=int, default=256)
     parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 5.0])
+    parser.add_argument(
+        "--levels-at-once", type=int, nargs="+", default=[1], metavar="K",
+        help="sweep(levels_at_once=K) for each K given (0 = auto, 1 GiB budget)",
+    )
+    parser.add_argument("--device", default="cpu", help="e.g. cuda")
     args = parser.parse_args()
     repeats, samples = (1, 1000) if args.quick else (args.repeats, args.samples)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {samples} samples, "
         f"{last_level() + 1} levels, median of {repeats}; naive DataLoader batch "
-        f"{args.naive_batch_size}; random-init weights"
+        f"{args.naive_batch_size}; random-init weights; device {args.device}"
     )
     for width in args.widths:
-        r = bench(width, samples, repeats, args.naive_batch_size)
-        print(
-            f"width {width:g}: naive {r['naive_s']:.2f} s, sweep {r['sweep_s']:.2f} s, "
-            f"speedup {r['speedup']:.2f}x; sweep {r['sweep_gflops']:.1f} GFLOP/s vs torch.mm "
-            f"{r['mm_gflops']:.1f} GFLOP/s ({r['sweep_gflops'] / r['mm_gflops']:.0%}); "
-            "accuracies identical at every level",
-            flush=True,
-        )
+        r = bench(width, samples, repeats, args.naive_batch_size, args.levels_at_once, args.device)
+        print(f"width {width:g}: naive {r['naive_s']:.2f} s", flush=True)
+        for k in args.levels_at_once:
+            gflops = r[f"sweep_gflops_{k}"]
+            print(
+                f"  sweep K={k}: {r[f'sweep_s_{k}']:.2f} s, speedup {r[f'speedup_{k}']:.2f}x; "
+                f"{gflops:.1f} GFLOP/s vs torch.mm {r['mm_gflops']:.1f} GFLOP/s "
+                f"({gflops / r['mm_gflops']:.0%}); accuracies identical at every level",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
