@@ -47,9 +47,8 @@ class PruningSweep(L.Callback):
         model, p = pl_module.model, self.pruning
         n_weights = total_weights(model)
         self.trajectories, by_method = [], {}
-        train = (dm.x_train.to(device), dm.y_train.to(device))
         for method in [p["method"], *p["baselines"]]:
-            trajectory = self._trajectory(method, model, train, (x_val, y_val), test)
+            trajectory = self._trajectory(method, model, dm, (x_val, y_val), test)
             self.trajectories.append(trajectory)
             by_method[method] = summarize(
                 trajectory, n_weights, p["threshold"], p["threshold_mode"], tuple(p["thresholds"])
@@ -68,14 +67,16 @@ class PruningSweep(L.Callback):
         self,
         method: str,
         model: torch.nn.Module,
-        train: tuple[torch.Tensor, torch.Tensor],
+        dm: L.LightningDataModule,
         val: tuple[torch.Tensor, torch.Tensor],
         test: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> Trajectory:
         p = self.pruning
         x_val, y_val = val
-        if method == "edge_popup":
-            return edge_popup(model, *train, x_val, y_val, **p["edge_popup"])
+        if method == "edge_popup":  # the only method that trains (scores): it needs the train split
+            device = x_val.device
+            x_train, y_train = dm.x_train.to(device), dm.y_train.to(device)
+            return edge_popup(model, x_train, y_train, x_val, y_val, **p["edge_popup"])
         return sweep(
             model,
             x_val,
