@@ -4,7 +4,7 @@
 
 (a) a plain PyTorch loop over in-memory tensors (the floor), (b) a plain loop over a
 ``DataLoader(TensorDataset)``, (c) this project's Lightning path (`Classifier` on a
-`TensorDataModule`, Trainer settings of ``conf/train.yaml``). Prints medians and ratios
+`TensorDataModule`, Trainer settings of ``propensity/conf/train.yaml``). Prints medians and ratios
 against (a), all measured in this run on this machine.
 """
 

@@ -68,7 +68,7 @@ def worker_count(cpu_workers: int = 2) -> int:
 
 
 def register_resolvers() -> None:
-    """OmegaConf resolvers used by ``conf/launcher``; safe to call more than once."""
+    """OmegaConf resolvers used by ``propensity/conf/launcher``; safe to call more than once."""
     if not OmegaConf.has_resolver("propensity.workers"):
         OmegaConf.register_new_resolver("propensity.workers", worker_count)
 

@@ -26,7 +26,7 @@ class Classifier(L.LightningModule):
 
     The training step is the hot path, kept short and visible: it takes either one
     minibatch or a whole epoch's `TensorBatches` (``data.whole_epoch=true``, the default in
-    ``conf/data``) and loops over it with manual optimisation, so Lightning's per-step
+    ``propensity/conf/data``) and loops over it with manual optimisation, so Lightning's per-step
     machinery runs once per epoch instead of once per minibatch (``benchmarks/train_epoch.py``
     measures the difference). Training loss and accuracy are running sums on the device;
     validation and test use torchmetrics over large batches. Everything is logged once per

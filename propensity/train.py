@@ -213,7 +213,7 @@ def _now() -> str:
 register_resolvers()
 
 
-@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+@hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
     from dotenv import load_dotenv

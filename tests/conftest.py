@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
+CONF = ROOT / "propensity" / "conf"
 
 # A run that trains for two epochs on digits: seconds, yet every stage of the recipe runs.
 FAST = ["data=digits", "width=0.1", "stop=epochs", "stop.max_epochs=2", "logger=none",
@@ -25,7 +25,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
-    """Compose ``conf/train.yaml`` with overrides, results going to a temporary directory."""
+    """Compose ``propensity/conf/train.yaml`` with overrides, results going to a temporary directory."""
 
     def _compose(*overrides: str) -> DictConfig:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -1,0 +1,1 @@
+"""Hydra configs of propensity, shipped inside the package (``pkg://propensity.conf``)."""
