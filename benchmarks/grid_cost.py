@@ -4,7 +4,7 @@
 
 Times, on MNIST-shaped data (55,000 training and 5,000 validation samples of 1x28x28; the
 values are random, only the shapes matter for speed), one training epoch through this
-project's path and one full pruning sweep (51 levels), for each width of ``mlp_sgd``.
+project's path and one full pruning trajectory (51 levels), for each width of ``mlp_sgd``.
 A run costs ``epochs x epoch + sweep``; the number of epochs SGD needs to reach a training
 loss of 0.2 depends on the real data, so the grid's total is printed per epoch count.
 """
@@ -21,7 +21,7 @@ from train_epoch import project_path
 
 from propensity.data import SyntheticDataModule
 from propensity.models import MLP, initialize
-from propensity.pruning.sweep import sweep
+from propensity.pruning.measure import measure_trajectory
 
 WIDTHS = (0.1, 0.5, 1.0, 2.0, 5.0)
 RUNS_PER_WIDTH = 10 * 5 * 2  # init seeds x data seeds x inits
@@ -47,7 +47,7 @@ def main() -> None:
             project_path(dm, 64, width)
             epochs.append(time.perf_counter() - start)
             start = time.perf_counter()
-            sweep(model, dm.x_val, dm.y_val)
+            measure_trajectory(model, dm.x_val, dm.y_val)
             sweeps.append(time.perf_counter() - start)
         epoch, pruning = statistics.median(epochs), statistics.median(sweeps)
         epoch_total += RUNS_PER_WIDTH * epoch

@@ -24,7 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from propensity.callbacks import EpochHistory
-from propensity.callbacks.pruning_sweep import PruningSweep
+from propensity.callbacks.prune_after_fit import PruneAfterFit
 from propensity.identity import batch_seed, run_key
 from propensity.launch import job_device, register_resolvers, write_job_status
 from propensity.models import initialize
@@ -114,7 +114,7 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
 
     stop_rule = build(cfg.stop)
     history = EpochHistory(run_dir / "history.csv")
-    pruning = PruningSweep(run_dir, **OmegaConf.to_container(cfg.pruning, resolve=True))
+    pruning = PruneAfterFit(run_dir, **OmegaConf.to_container(cfg.pruning, resolve=True))
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(  # the latest epoch, for resumption
         dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False,

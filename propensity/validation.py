@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-THRESHOLD_MODES = ("absolute", "relative", "loss")
-SCHEDULES = ("original", "remaining")
-METHODS = ("magnitude", "random", "global_magnitude", "edge_popup")
+from propensity.pruning.effective_density import MODES as THRESHOLD_MODES
+from propensity.pruning.masks import SCHEDULES, STEP_RANGE
+from propensity.pruning.methods import METHOD_NAMES as METHODS
 
 
 class ConfigError(ValueError):
@@ -34,8 +34,8 @@ def validate(cfg: DictConfig) -> None:
     if float(cfg.optim.lr) <= 0:
         raise ConfigError(f"optim.lr={cfg.optim.lr} must be > 0")
     pruning = cfg.pruning
-    if not 0 < float(pruning.step) <= 0.5:
-        raise ConfigError(f"pruning.step={pruning.step} must be in (0, 0.5], e.g. 0.02")
+    if not STEP_RANGE[0] < float(pruning.step) <= STEP_RANGE[1]:
+        raise ConfigError(f"pruning.step={pruning.step} must be in (0, {STEP_RANGE[1]}], e.g. 0.02")
     if pruning.schedule not in SCHEDULES:
         raise ConfigError(f"pruning.schedule={pruning.schedule} is unknown; use one of {SCHEDULES}")
     if pruning.threshold_mode not in THRESHOLD_MODES:

@@ -1,4 +1,4 @@
-"""Pruning methods compared per model type and width (issue 6; the paper's sections 2 and 6).
+"""Pruning methods compared per model type and width (the paper's sections 2 and 6).
 
 The paper prunes layer-wise by magnitude (section 3.2). Its related work and future work ask
 how the effective density (ED) depends on that choice: random masks (the random-ablation
@@ -28,10 +28,10 @@ from propensity.analysis.figures_density import pruning_trajectories
 from propensity.analysis.figures_layout import errorbars_by_width, figure_per_model_type, say
 from propensity.analysis.model_types import complete_runs
 from propensity.analysis.significance import CONFIDENCE, holm
+from propensity.pruning.methods import METHOD_NAMES, REFERENCE
 
-REFERENCE = "magnitude"
-# Display order: the paper's method first, then the baselines in the order issue 6 lists them.
-METHOD_ORDER = ("magnitude", "random", "global_magnitude", "edge_popup")
+# Display order: the registry's (the paper's method first, then the baselines).
+METHOD_ORDER = METHOD_NAMES
 METHOD_COLUMN = re.compile(r"^effective_density_(.+)$")
 METHOD_COLOURS = {
     "magnitude": "#1f77b4",

@@ -1,8 +1,8 @@
 """Post-training layer-wise magnitude pruning and effective density (sections 3.2, 4).
 
-`sweep` and `effective_density` are functions in modules of the same name: import them from
-there (``from propensity.pruning.sweep import sweep``); re-exporting them here would shadow
-the modules.
+`measure_trajectory` (module `measure`) computes a ranked method's trajectory; the methods
+by name are in `propensity.pruning.methods`. `effective_density` is a function in a module of
+the same name: import it from there; re-exporting it here would shadow the module.
 """
 
 from propensity.pruning.effective_density import (
@@ -18,18 +18,25 @@ from propensity.pruning.masks import (
     magnitude_masks,
     plan,
 )
+from propensity.pruning.measure import measure_trajectory
+from propensity.pruning.methods import METHOD_NAMES, METHODS, PruningMethod, Splits
 from propensity.pruning.prunable import prunable_weights, total_weights, weights_per_layer
 from propensity.pruning.trajectory import Trajectory
 
 __all__ = [
+    "METHODS",
+    "METHOD_NAMES",
     "EffectiveDensity",
+    "PruningMethod",
     "PruningPlan",
+    "Splits",
     "Trajectory",
     "degradation",
     "kept_count",
     "kept_counts",
     "last_level",
     "magnitude_masks",
+    "measure_trajectory",
     "plan",
     "prunable_weights",
     "summarize",

@@ -1,12 +1,12 @@
-"""Several pruning levels of an `MLP` evaluated in one pass (issue 3, "Speed").
+"""Several pruning levels of an `MLP` evaluated in one pass (section 3.2's levels, batched for speed).
 
 For K consecutive levels each layer's K masked weight matrices are stacked (K x out x in)
 and the validation batch, expanded over K, goes through ``torch.baddbmm``: K accuracies and
 losses from one forward. The masked copies are built from the plan's orders (the same zeros
-the sequential sweep writes in place), so the model's parameters are only read.
+the sequential path (`measure_trajectory`) writes in place), so the model's parameters are only read.
 
 Only the exact `MLP` class qualifies (fc1 -> ReLU -> fc2 -> ReLU -> proj on the flattened
-input); anything else, subclasses included, is left to the sequential sweep.
+input); anything else, subclasses included, is left to the sequential path (`measure_trajectory`).
 """
 
 from __future__ import annotations

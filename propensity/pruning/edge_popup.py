@@ -47,7 +47,7 @@ class _TopK(torch.autograd.Function):
     def forward(ctx, scores: torch.Tensor, k: int) -> torch.Tensor:
         mask = torch.zeros(scores.numel(), dtype=scores.dtype, device=scores.device)
         if k > 0:
-            # stable ascending sort: the same ranking (and ties) as the magnitude sweep
+            # stable ascending sort: the same ranking (and ties) as the magnitude trajectory
             mask[torch.sort(scores.detach().reshape(-1), stable=True).indices[-k:]] = 1
         return mask.view_as(scores)
 

@@ -4,7 +4,7 @@ Without retraining between levels the weights never change, so iterating "prune 
 smallest 2% of each layer" equals one-shot pruning at each level's count: one ranking per
 layer gives the whole trajectory, and the masks are nested (a weight pruned at level k stays
 pruned). A `PruningPlan` is that ranking plus the number of weights each level prunes in
-each layer; masks, the sweep and the tests all read it.
+each layer; masks, the measured trajectory and the tests all read it.
 
 Counts use exact rational arithmetic (``fractions.Fraction``) and Python's ``round``
 (half to even), so ``round(k * step * n)`` never depends on float noise in ``k * 0.02``.
@@ -27,8 +27,12 @@ Schedule = Literal["original", "remaining"]
 Method = Literal["magnitude", "global_magnitude", "random"]
 Weights = nn.Module | Sequence[tuple[str, torch.Tensor]] | Mapping[str, torch.Tensor]
 
+# The allowed values of ``pruning.schedule`` and ``pruning.step``; `propensity.validation` reads them.
 SCHEDULES: tuple[str, ...] = ("original", "remaining")
-METHODS: tuple[str, ...] = ("magnitude", "global_magnitude", "random")
+# A step above one half leaves no level between the unpruned and the fully pruned model.
+STEP_RANGE: tuple[float, float] = (0.0, 0.5)
+# The rankings `plan` implements; `propensity.pruning.methods` registers each as a method.
+RANKINGS: tuple[str, ...] = ("magnitude", "global_magnitude", "random")
 
 
 def _exact(x: float) -> Fraction:
@@ -38,8 +42,9 @@ def _exact(x: float) -> Fraction:
 def _check(step: float, schedule: str, min_density: float) -> None:
     if schedule not in SCHEDULES:
         raise ValueError(f"pruning.schedule={schedule!r} is unknown; use one of {SCHEDULES}")
-    if not 0 < step < 1:
-        raise ValueError(f"pruning.step={step} must be in (0, 1), e.g. 0.02")
+    low, high = STEP_RANGE
+    if not low < step <= high:
+        raise ValueError(f"pruning.step={step} must be in ({low:g}, {high:g}], e.g. 0.02")
     if schedule == "remaining" and not 0 < min_density < 1:
         raise ValueError(f"pruning.min_density={min_density} must be in (0, 1), e.g. 0.01")
 
@@ -172,8 +177,8 @@ def plan(
     layers (stable: ties by layer order, then index); level k prunes the schedule's count of
     the *total*, and each layer loses those of its entries among the globally smallest.
     """
-    if method not in METHODS:
-        raise ValueError(f"pruning.method={method!r} is unknown; use one of {METHODS}")
+    if method not in RANKINGS:
+        raise ValueError(f"pruning.method={method!r} is not a ranking; use one of {RANKINGS}")
     named = _named(weights)
     if not named:
         raise ValueError("no prunable weights (Linear/Conv) to prune")

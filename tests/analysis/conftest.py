@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import matplotlib
 import pytest
-from synthetic import degenerate_tables, make_tables
+
+from tests.analysis.synthetic import degenerate_tables, make_tables
 
 matplotlib.use("Agg")
 

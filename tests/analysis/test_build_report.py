@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from synthetic import make_tables
 
 from propensity.analysis import ANOVA_MARK, method_summary, table2
 from propensity.artifacts import (
@@ -21,6 +20,7 @@ from propensity.artifacts import (
 )
 from propensity.report import FIGURES, build_report, markdown_table
 from propensity.report_mechanisms import mechanisms_part
+from tests.analysis.synthetic import make_tables
 
 
 @pytest.fixture(scope="module")

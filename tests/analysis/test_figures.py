@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
-from synthetic import run_row
 
 from propensity.analysis import (
     ed_by_init,
@@ -20,6 +19,7 @@ from propensity.analysis import (
     validation_loss_curves,
     weight_counts_by_width,
 )
+from tests.analysis.synthetic import run_row
 
 FIGURES = {
     "fig1": lambda t: validation_accuracy_curves(t.runs, t.histories),

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from synthetic import run_row
 
 from propensity.analysis.methods import (
     ed_by_method,
@@ -15,6 +14,7 @@ from propensity.analysis.methods import (
     paired_test,
     trajectories_by_method,
 )
+from tests.analysis.synthetic import run_row
 
 # (width, init_seed) -> ED per method; random needs more weights, global magnitude about the same.
 EDS = {

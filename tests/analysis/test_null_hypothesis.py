@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import run_row
 
 from propensity.analysis.null_hypothesis import NO_TWIN, PAIRED, pair_with_reference
+from tests.analysis.synthetic import run_row
 
 
 def frame(*rows: dict) -> pd.DataFrame:

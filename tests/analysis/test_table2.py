@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from synthetic import run_row
 
 from propensity.analysis.null_hypothesis import pair_with_reference
 from propensity.analysis.table2 import ANOVA_MARK, T_TEST_MARK, anova_table, format_table2, table2
+from tests.analysis.synthetic import run_row
 
 TOTALS = {0.5: 400, 1.0: 1000, 2.0: 2000}
 

@@ -1,14 +1,14 @@
-"""Several levels per forward (``sweep(levels_at_once=K)``) against the sequential sweep."""
+"""Several levels per forward (``measure_trajectory(levels_at_once=K)``) against the sequential path."""
 
 import pytest
 import torch
 
 import propensity.pruning.batched as batched_module
-import propensity.pruning.sweep as sweep_module
+import propensity.pruning.measure as measure_module
 from propensity.models import MLP
 from propensity.pruning.batched import auto_levels, level_bytes
-from propensity.pruning.sweep import sweep
-from tests.pruning.test_sweep import assert_bitwise, make, snapshot
+from propensity.pruning.measure import measure_trajectory
+from tests.pruning.test_measure import assert_bitwise, make, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -27,9 +27,9 @@ def test_batched_levels_equal_the_sequential_sweep(schedule):
     model, x, y = make("mlp")
     before = snapshot(model)
     kwargs = dict(schedule=schedule, batch_size=128, x_test=x[200:], y_test=y[200:])
-    sequential = sweep(model, x[:200], y[:200], **kwargs)
+    sequential = measure_trajectory(model, x[:200], y[:200], **kwargs)
     assert len(sequential) % 7 != 0  # 51 and 229 levels: the last chunk is short
-    batched = sweep(model, x[:200], y[:200], levels_at_once=7, **kwargs)
+    batched = measure_trajectory(model, x[:200], y[:200], levels_at_once=7, **kwargs)
     assert_same(batched, sequential)
     assert_bitwise(model, before)
     assert model.training
@@ -38,8 +38,8 @@ def test_batched_levels_equal_the_sequential_sweep(schedule):
 def test_batched_random_and_global_methods():
     model, x, y = make("mlp")
     for kwargs in (dict(method="random", mask_seeds=(3, 4)), dict(method="global_magnitude")):
-        sequential = sweep(model, x, y, **kwargs)
-        batched = sweep(model, x, y, levels_at_once=4, **kwargs)
+        sequential = measure_trajectory(model, x, y, **kwargs)
+        batched = measure_trajectory(model, x, y, levels_at_once=4, **kwargs)
         assert_same(batched, sequential)
         assert batched.extra.keys() == sequential.extra.keys()
 
@@ -54,8 +54,8 @@ def test_batched_path_never_writes_the_parameters(monkeypatch):
         return real(m, *args)
 
     monkeypatch.setattr(batched_module, "evaluate_levels", spy)
-    monkeypatch.setattr(sweep_module, "_prune_to", None)  # the in-place path would fail
-    sweep(model, x, y, levels_at_once=10)
+    monkeypatch.setattr(measure_module, "_prune_to", None)  # the in-place path would fail
+    measure_trajectory(model, x, y, levels_at_once=10)
     assert calls == [True] * 6  # parameters intact during every batched forward
     assert_bitwise(model, before)
 
@@ -76,12 +76,14 @@ def test_auto_levels_fit_the_memory_budget(monkeypatch):
 
     monkeypatch.setattr(batched_module, "evaluate_levels", spy)
     budget = 5 * level_bytes(model, len(x))
-    assert_same(sweep(model, x, y, levels_at_once=0, memory_budget=budget), sweep(model, x, y))
+    batched = measure_trajectory(model, x, y, levels_at_once=0, memory_budget=budget)
+    assert_same(batched, measure_trajectory(model, x, y))
     assert seen == [5] * 10 + [1]
 
 
 def test_other_models_fall_back_to_the_sequential_path():
     model, x, y = make("conv2")
-    assert_same(sweep(model, x, y, step=0.25, levels_at_once=0), sweep(model, x, y, step=0.25))
+    auto = measure_trajectory(model, x, y, step=0.25, levels_at_once=0)
+    assert_same(auto, measure_trajectory(model, x, y, step=0.25))
     with pytest.raises(ValueError, match="levels_at_once"):
-        sweep(model, x, y, levels_at_once=-1)
+        measure_trajectory(model, x, y, levels_at_once=-1)

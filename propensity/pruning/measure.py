@@ -1,6 +1,6 @@
 """The post-training pruning trajectory, measured without retraining (section 3.2).
 
-`sweep` ranks each layer once (`PruningPlan`), then walks the levels in order, zeroing in
+`measure_trajectory` ranks each layer once (`PruningPlan`), then walks the levels in order, zeroing in
 place only the weights a level adds to the nested mask (the same values as
 ``w * (rank >= count)``) and evaluating on validation tensors kept on the model's device.
 No deepcopy, no DataLoader, no per-level sort; the original weights and every module's
@@ -82,7 +82,7 @@ def _trajectory_of(
     return torch.stack(rows).cpu()
 
 
-def sweep(
+def measure_trajectory(
     model: nn.Module,
     x_val: torch.Tensor,
     y_val: torch.Tensor,
@@ -105,8 +105,8 @@ def sweep(
     the per-level metrics over `mask_seeds` (per-seed spread in ``extra``) and
     ``global_magnitude`` ranks all layers together. The model is evaluated in eval mode
     (BatchNorm uses its running statistics) on tensors already on its device, `batch_size`
-    samples per forward. With `progress`, a bar appears once the sweep has run for
-    `progress_delay` seconds, so quick sweeps stay quiet.
+    samples per forward. With `progress`, a bar appears once pruning has run for
+    `progress_delay` seconds, so quick trajectories stay quiet.
 
     `levels_at_once` > 1 evaluates that many levels per forward with batched matmuls
     (`propensity.pruning.batched`), which fills a GPU for these small models; 0 picks the
@@ -115,7 +115,7 @@ def sweep(
     the sequential path. The batched path only reads the parameters; its accuracies equal
     the sequential ones exactly (identical logits on CPU) and its losses agree to float32
     rounding (relative 1e-6). On a 2-core CPU it showed no consistent gain (see
-    ``benchmarks/prune_sweep.py``), hence the default of 1.
+    ``benchmarks/prune_trajectory.py``), hence the default of 1.
     """
     if (x_test is None) != (y_test is None):
         raise ValueError("pass both x_test and y_test, or neither")

@@ -1,12 +1,12 @@
-"""Benchmark: the project's pruning sweep against a naive loop (issue 3, "Speed").
+"""Benchmark: the project's pruning trajectory against a naive loop (section 3.2's 51 levels).
 
-Run ``.venv/bin/python benchmarks/prune_sweep.py`` (``--quick`` for a smoke run). For MLP
+Run ``.venv/bin/python benchmarks/prune_trajectory.py`` (``--quick`` for a smoke run). For MLP
 widths 1 and 5 on 5,000 random validation samples (784 features, 10 classes) it times, in
 the same process and interleaved so that load from other processes hits both alike:
 
 (a) naive: per level ``copy.deepcopy(model)``, ``torch.nn.utils.prune.l1_unstructured`` on
     every layer, evaluation through a ``DataLoader(TensorDataset)``;
-(b) ``propensity.pruning.sweep.sweep`` (rank once, prune in place, one-tensor evaluation),
+(b) ``propensity.pruning.measure.measure_trajectory`` (rank once, prune in place, one-tensor evaluation),
     once per ``--levels-at-once K`` given (K > 1: K levels per forward via batched matmuls,
     0: as many as fit in 1 GiB). ``--device cuda`` runs everything on a GPU.
 
@@ -42,8 +42,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from propensity.models import MLP
 from propensity.pruning.masks import kept_count, last_level
+from propensity.pruning.measure import measure_trajectory
 from propensity.pruning.prunable import prunable_weights
-from propensity.pruning.sweep import sweep
 
 
 def distinct_init(model: nn.Module, seed: int) -> nn.Module:
@@ -111,7 +111,7 @@ def bench(
         t_naive.append(time.perf_counter() - t)
         for k in at_once:
             t = time.perf_counter()
-            traj = sweep(model, x, y, batch_size=n, levels_at_once=k)
+            traj = measure_trajectory(model, x, y, batch_size=n, levels_at_once=k)
             t_sweep[k].append(time.perf_counter() - t)  # .tolist() in sweep synchronises
             assert ref == traj.val_acc, f"accuracies differ at width {width}, K={k}"
         t_mm.extend(mm_seconds(model, n)[0] for _ in range(5))
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 5.0])
     parser.add_argument(
         "--levels-at-once", type=int, nargs="+", default=[1], metavar="K",
-        help="sweep(levels_at_once=K) for each K given (0 = auto, 1 GiB budget)",
+        help="measure_trajectory(levels_at_once=K) for each K given (0 = auto, 1 GiB budget)",
     )
     parser.add_argument("--device", default="cpu", help="e.g. cuda")
     args = parser.parse_args()

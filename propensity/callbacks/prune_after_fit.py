@@ -1,8 +1,8 @@
 """Runs the pruning trajectory once training has ended (section 3.2); thin glue.
 
 The science lives in `propensity.pruning` (pure functions over a model and tensors); this
-callback only feeds it the validation tensors, writes ``trajectory.csv``, and reports the
-effective density to the console and to the experiment loggers.
+callback only feeds each registered method (`propensity.pruning.methods`) its tensors,
+writes ``trajectory.csv``, and reports the effective density to the console and to the experiment loggers.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ import torch
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
 from propensity.pruning import total_weights
-from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.effective_density import summarize
-from propensity.pruning.sweep import sweep
+from propensity.pruning.methods import Splits, method
 from propensity.pruning.trajectory import Trajectory
 from propensity.records import write_text_atomic
 
 log = logging.getLogger("propensity")
 
 
-class PruningSweep(L.Callback):
+class PruneAfterFit(L.Callback):
     """After `fit` (and after any best-epoch restore), prune, evaluate and summarise.
 
     Place it after the stop-rule callback: Lightning calls callbacks in list order, and a
@@ -47,10 +46,10 @@ class PruningSweep(L.Callback):
         model, p = pl_module.model, self.pruning
         n_weights = total_weights(model)
         self.trajectories, by_method = [], {}
-        for method in [p["method"], *p["baselines"]]:
-            trajectory = self._trajectory(method, model, dm, (x_val, y_val), test)
+        for name in [p["method"], *p["baselines"]]:
+            trajectory = self._trajectory(name, model, dm, (x_val, y_val), test)
             self.trajectories.append(trajectory)
-            by_method[method] = summarize(
+            by_method[name] = summarize(
                 trajectory, n_weights, p["threshold"], p["threshold_mode"], tuple(p["thresholds"])
             )
         frame = pd.concat([t.to_frame() for t in self.trajectories], ignore_index=True)
@@ -65,31 +64,19 @@ class PruningSweep(L.Callback):
 
     def _trajectory(
         self,
-        method: str,
+        name: str,
         model: torch.nn.Module,
         dm: L.LightningDataModule,
         val: tuple[torch.Tensor, torch.Tensor],
         test: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> Trajectory:
-        p = self.pruning
+        pruning = method(name)
         x_val, y_val = val
-        if method == "edge_popup":  # the only method that trains (scores): it needs the train split
+        splits = Splits(x_val, y_val, *(test or (None, None)))
+        if pruning.needs_train_split:  # copied to the device only for a method that trains
             device = x_val.device
-            x_train, y_train = dm.x_train.to(device), dm.y_train.to(device)
-            return edge_popup(model, x_train, y_train, x_val, y_val, **p["edge_popup"])
-        return sweep(
-            model,
-            x_val,
-            y_val,
-            step=p["step"],
-            schedule=p["schedule"],
-            min_density=p["min_density"],
-            method=method,
-            x_test=test[0] if test else None,
-            y_test=test[1] if test else None,
-            mask_seeds=range(p["mask_seeds"]),
-            progress=True,
-        )
+            splits = Splits(x_val, y_val, x_train=dm.x_train.to(device), y_train=dm.y_train.to(device))
+        return pruning.trajectory(model, splits, {**self.pruning, "progress": True})
 
     def _report(self, trainer: L.Trainer, pl_module: L.LightningModule, frame: pd.DataFrame) -> None:
         s = self.summary

@@ -1,4 +1,4 @@
-"""The pruning sweep against a straightforward reference (deepcopy + explicit mask)."""
+"""The measured pruning trajectory against a straightforward reference (deepcopy + explicit mask)."""
 
 import copy
 from itertools import pairwise
@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import propensity.pruning.sweep as sweep_module
+import propensity.pruning.measure as measure_module
 from propensity.models import MLP, Conv2, ResNet, initialize
 from propensity.pruning.masks import plan
+from propensity.pruning.measure import measure_trajectory
 from propensity.pruning.prunable import prunable_weights
-from propensity.pruning.sweep import sweep
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,10 +66,10 @@ def make(kind):
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv2", "resnet"])
-def test_sweep_equals_the_reference_at_every_level(kind):
+def test_trajectory_equals_the_reference_at_every_level(kind):
     model, x, y = make(kind)
     before = snapshot(model)
-    traj = sweep(model, x, y, batch_size=128)
+    traj = measure_trajectory(model, x, y, batch_size=128)
     p = plan(model)
     assert traj.level == list(range(51)) and len(traj) == p.levels
     for k in range(0, p.levels, 1 if kind == "mlp" else 5):
@@ -87,7 +87,7 @@ def test_modes_restored_per_module_and_eval_used_for_batchnorm():
     model, x, y = make("resnet")
     model.train()
     model.blocks[1].eval()
-    traj = sweep(model, x, y)
+    traj = measure_trajectory(model, x, y)
     assert model.training and not model.blocks[1].training and model.blocks[0].training
     # evaluated in eval mode: level 0 equals the eval-mode accuracy, not the train-mode one
     with torch.no_grad():
@@ -99,7 +99,7 @@ def test_weights_restored_after_an_exception(monkeypatch):
     model, x, y = make("mlp")
     before = snapshot(model)
     calls = {"n": 0}
-    real = sweep_module.evaluate
+    real = measure_module.evaluate
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -107,9 +107,9 @@ def test_weights_restored_after_an_exception(monkeypatch):
             raise RuntimeError("out of memory")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "evaluate", failing)
+    monkeypatch.setattr(measure_module, "evaluate", failing)
     with pytest.raises(RuntimeError, match="out of memory"):
-        sweep(model, x, y)
+        measure_trajectory(model, x, y)
     assert_bitwise(model, before)
     assert model.training
 
@@ -117,24 +117,24 @@ def test_weights_restored_after_an_exception(monkeypatch):
 def test_biases_are_never_pruned():
     model, x, y = make("mlp")
     seen = []
-    real = sweep_module.evaluate
+    real = measure_module.evaluate
 
     def spy(m, *args, **kwargs):
         seen.append((m.fc1.bias.clone(), int((m.fc1.weight == 0).sum())))
         return real(m, *args, **kwargs)
 
-    sweep_module.evaluate, saved = spy, sweep_module.evaluate
+    measure_module.evaluate, saved = spy, measure_module.evaluate
     try:
-        sweep(model, x, y)
+        measure_trajectory(model, x, y)
     finally:
-        sweep_module.evaluate = saved
+        measure_module.evaluate = saved
     assert seen[-1][1] == model.fc1.weight.numel()  # fully pruned at the last level
     assert all(torch.equal(bias, model.fc1.bias) for bias, _ in seen)
 
 
 def test_test_split_and_remaining_schedule():
     model, x, y = make("mlp")
-    traj = sweep(model, x[:200], y[:200], schedule="remaining", x_test=x[200:], y_test=y[200:])
+    traj = measure_trajectory(model, x[:200], y[:200], schedule="remaining", x_test=x[200:], y_test=y[200:])
     assert len(traj) == 229 and traj.density[-1] <= 0.01 < traj.density[-2]
     assert all(a >= b for a, b in pairwise(traj.density))
     p = plan(model, schedule="remaining")
@@ -144,18 +144,18 @@ def test_test_split_and_remaining_schedule():
     assert "test_acc" in traj.to_frame().columns
 
 
-def test_global_magnitude_sweep_equals_the_reference():
+def test_global_magnitude_trajectory_equals_the_reference():
     model, x, y = make("mlp")
-    traj = sweep(model, x, y, method="global_magnitude")
+    traj = measure_trajectory(model, x, y, method="global_magnitude")
     p = plan(model, method="global_magnitude")
     assert traj.method == "global_magnitude"
     for k in (0, 10, 30, 45):
         assert traj.val_acc[k] == pytest.approx(reference(model, x, y, p.masks(k))[0], abs=1e-12)
 
 
-def test_random_sweep_averages_seeds_at_the_exact_density():
+def test_random_trajectory_averages_seeds_at_the_exact_density():
     model, x, y = make("mlp")
-    traj = sweep(model, x, y, method="random", mask_seeds=(3, 4))
+    traj = measure_trajectory(model, x, y, method="random", mask_seeds=(3, 4))
     total = sum(w.numel() for _, w in prunable_weights(model))
     assert traj.remaining_weights == [plan(model).remaining(k) for k in range(51)]
     assert traj.density == [r / total for r in traj.remaining_weights]
@@ -167,10 +167,10 @@ def test_random_sweep_averages_seeds_at_the_exact_density():
 
 def test_progress_bar_and_argument_checks(capsys):
     model, x, y = make("mlp")
-    assert len(sweep(model, x, y, step=0.25, progress=True)) == 5
+    assert len(measure_trajectory(model, x, y, step=0.25, progress=True)) == 5
     assert "pruning" not in capsys.readouterr().err  # quicker than the default delay
-    traj = sweep(model, x, y, step=0.25, progress=True, progress_delay=0)
+    traj = measure_trajectory(model, x, y, step=0.25, progress=True, progress_delay=0)
     assert len(traj) == 5
     assert "pruning" in capsys.readouterr().err
     with pytest.raises(ValueError, match="x_test"):
-        sweep(model, x, y, x_test=x)
+        measure_trajectory(model, x, y, x_test=x)
