@@ -14,8 +14,9 @@ $(BIN)/propensity-train: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
-lint: install                             ## ruff over code, tests and benchmarks
+lint: install                             ## ruff over code, tests and benchmarks; the import layers
 	$(BIN)/ruff check propensity tests benchmarks
+	$(BIN)/lint-imports
 
 test: install lint                        ## the full suite, slow end-to-end tests included (CI)
 	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra

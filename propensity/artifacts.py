@@ -12,13 +12,11 @@ Each is opt-in (``artifacts.weights`` / ``.correctness`` / ``.activations``) and
   selectivities and the class means on the validation set (section 5.3); never raw activations.
 
 The functions here are pure (model and tensors in, arrays or files out); the Lightning
-callback in :mod:`propensity.callbacks.artifacts` only calls them.
+callback in :mod:`propensity.callbacks.save_artifacts` only calls them.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -27,12 +25,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from propensity.analysis.activations import (
+from propensity.atomic import write_atomic
+from propensity.pruning.prunable import prunable_weights
+from propensity.unit_statistics import (
     class_selectivity,
     class_selectivity_normalized,
     hoyer_from_norms,
 )
-from propensity.pruning.prunable import prunable_weights
 
 ARTIFACTS_DIR = "artifacts"
 WEIGHTS_INIT = "weights_init.safetensors"
@@ -46,20 +45,6 @@ def artifact_path(run_dir: str | Path, name: str) -> Path:
     return Path(run_dir) / ARTIFACTS_DIR / name
 
 
-def _atomic(path: str | Path, write) -> None:
-    """Call ``write(tmp)`` then rename onto `path`: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def prunable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """A CPU copy of the model's prunable weights, keyed by parameter name."""
     return {name: w.detach().to("cpu", copy=True) for name, w in prunable_weights(model)}
@@ -71,7 +56,7 @@ def save_weights(
     """Save named tensors as safetensors (no pickle: loading cannot execute code)."""
     items = named_tensors.items() if isinstance(named_tensors, Mapping) else named_tensors
     tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in items}
-    _atomic(path, lambda tmp: save_file(tensors, tmp))
+    write_atomic(path, lambda tmp: save_file(tensors, tmp))
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -109,7 +94,7 @@ def save_correctness(path: str | Path, correct: torch.Tensor, predicted: torch.T
     bits = np.asarray(correct.cpu(), dtype=bool)
     pred = np.asarray(predicted.cpu())
     dtype = np.uint8 if pred.size == 0 or pred.max() < 256 else np.int64
-    _atomic(path, lambda tmp: np.savez_compressed(
+    write_atomic(path, lambda tmp: np.savez_compressed(
         tmp, bits=np.packbits(bits), n=np.int64(bits.size), predicted=pred.astype(dtype)
     ))
 
@@ -201,7 +186,7 @@ def save_activation_statistics(
         for key, value in per_unit.items()
     }
     arrays["layers"] = np.array(list(stats), dtype=str)
-    _atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    write_atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def load_activation_statistics(path: str | Path) -> dict[str, dict[str, np.ndarray]]:

@@ -48,5 +48,5 @@ def run_key(cfg: DictConfig) -> str:
 
 
 def batch_seed(init_seed: int, data_seed: int) -> int:
-    """The seed of the batch order, drawn from both seeds (issue 2: 'seeded from both')."""
+    """The seed of the batch order, drawn from both seeds: runs differing in either see other orders."""
     return int(hashlib.sha256(f"{init_seed}/{data_seed}".encode()).hexdigest()[:8], 16)

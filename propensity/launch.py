@@ -1,4 +1,4 @@
-"""Glue for multiruns: one job per GPU, and a summary of what a sweep did (issue 4).
+"""Glue for multiruns: one job per GPU, and a summary of what a sweep did.
 
 Scheduling is Hydra's (joblib on one machine, submitit on SLURM); this module only binds a
 job to a device and reports finished / skipped / failed jobs when the sweep ends.

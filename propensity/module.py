@@ -18,7 +18,7 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
 class DivergedError(RuntimeError):
-    """The training loss became NaN or infinite; such a run never produces an ED (issue 4)."""
+    """The training loss became NaN or infinite; such a run has no trained model to prune."""
 
 
 class Classifier(L.LightningModule):

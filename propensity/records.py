@@ -1,6 +1,6 @@
 """The run record: one dataclass is the schema of ``record.json`` and of a row of ``runs.parquet``.
 
-Written atomically (temporary file + rename), so a job killed at any moment leaves either
+Written atomically (`propensity.atomic`), so a job killed at any moment leaves either
 the previous record or the new one on disk, never a truncated file.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from propensity.atomic import write_json_atomic
 
 Status = Literal["running", "finished", "max_epochs_reached", "diverged", "failed"]
 
@@ -89,24 +89,3 @@ class RunRecord:
     @classmethod
     def load(cls, path: str | Path) -> RunRecord:
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from collaborators
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

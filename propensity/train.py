@@ -150,7 +150,7 @@ def _artifact_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     flags = OmegaConf.to_container(cfg.artifacts, resolve=True)
     if not any(flags.values()):
         return []
-    from propensity.callbacks.artifacts import SaveArtifacts
+    from propensity.callbacks.save_artifacts import SaveArtifacts
 
     return [SaveArtifacts(run_dir=run_dir, **flags)]
 

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from propensity.analysis.activations import class_means, hoyer_sparsity
 from propensity.artifacts import (
     ACTIVATIONS,
     CORRECTNESS,
@@ -30,8 +29,9 @@ from propensity.artifacts import (
     save_correctness,
     save_weights,
 )
-from propensity.callbacks.artifacts import SaveArtifacts
+from propensity.callbacks.save_artifacts import SaveArtifacts
 from propensity.models import MLP, Conv2, ResNet, initialize
+from propensity.unit_statistics import class_means, hoyer_sparsity
 
 
 def test_weights_round_trip_bitwise(tmp_path):

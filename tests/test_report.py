@@ -79,7 +79,7 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     assert table["n_runs"].tolist() == [2, 2, 2] and table["n_paired"].tolist() == [2, 2, 2]
     text = (out / "report.md").read_text()
     assert "MLP/SGD · digits" in text and "6 runs, 6 of them complete" in text
-    # The quickstart records the baselines and every section-5 artifact (issue 6).
+    # The quickstart records the baselines and every section-5 artifact.
     assert "Methods: magnitude, random, global_magnitude, edge_popup." in text
     paired = pd.read_csv(out / "tables" / "methods_paired.csv")
     assert len(paired) == 3 * 3 and set(paired["n_pairs"]) == {2}

@@ -1,4 +1,4 @@
-"""Multiruns as users launch them: idempotent, resumable, failures isolated (issue 4)."""
+"""Multiruns as users launch them: idempotent, resumable, failures isolated."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Sections 3-4 (Tables 1-2, Figures 1-6 and what the paper lacks: effect sizes, co
 intervals, Holm correction, threshold sensitivity) live in the modules re-exported here;
 `propensity.report` and the notebooks only call them. The section-5 mechanism analyses
 (overlap, similarity, activations) are separate modules of this package; the pruning methods
-compared (issue 6) are re-exported from `methods`.
+compared (sections 2 and 6) are re-exported from `methods`.
 """
 
 from propensity.analysis.figures_counts import unpruned_vs_null, weight_counts_by_width

@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 import pandas as pd
 
-from propensity.records import write_text_atomic
+from propensity.atomic import write_text_atomic
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 

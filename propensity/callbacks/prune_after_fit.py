@@ -16,11 +16,11 @@ import pandas as pd
 import torch
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
+from propensity.atomic import write_text_atomic
 from propensity.pruning import total_weights
 from propensity.pruning.effective_density import summarize
 from propensity.pruning.methods import Splits, method
 from propensity.pruning.trajectory import Trajectory
-from propensity.records import write_text_atomic
 
 log = logging.getLogger("propensity")
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import tempfile
 import types
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import pandas as pd
 
+from propensity.atomic import write_atomic
 from propensity.records import RunRecord
 
 log = logging.getLogger("propensity.collect")
@@ -78,11 +77,12 @@ class CollectedResults:
         )
 
     def write(self, out: str | Path) -> None:
-        """Write the three tables to `out`, each atomically (temporary file + rename)."""
+        """Write the three tables to `out`, each atomically (`propensity.atomic`)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name in ("trajectories", "histories", "runs"):
-            _write_parquet_atomic(getattr(self, name), out / FILES[name])
+            frame = getattr(self, name)
+            write_atomic(out / FILES[name], lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
 
 
 def load(directory: str | Path) -> CollectedResults:
@@ -244,14 +244,3 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in ["run_key", *columns]})
     return pd.concat(frames, ignore_index=True)
-
-
-def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

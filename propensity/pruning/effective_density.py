@@ -96,7 +96,7 @@ def summarize(
     mode: ThresholdMode = "absolute",
     thresholds: Sequence[float] = THRESHOLDS,
 ) -> dict[str, Any]:
-    """The effective-density fields of ``record.json`` (issue 3, step 4-5).
+    """The effective-density fields of ``record.json`` (sections 3.2 and 4.1).
 
     `unpruned_weights` is ED x `total_weights`, the absolute size of the 'core' model
     (section 4.1, Figure 5); `ed_by_threshold` holds the ED in the same mode at each of

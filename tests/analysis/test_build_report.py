@@ -69,7 +69,7 @@ def test_markdown_table_escapes_pipes_and_shows_missing_values():
     ]
 
 
-# --- Issue 6: pruning methods and section 5, from real artifact files in tmp run dirs ---
+# --- Pruning methods and section 5, from real artifact files in tmp run dirs ---
 
 ENABLE = "artifacts.weights=true artifacts.correctness=true artifacts.activations=true"
 LAYERS = {"fc1.weight": (30, 64), "fc2.weight": (10, 30), "proj.weight": (10, 10)}

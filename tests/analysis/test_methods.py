@@ -1,4 +1,4 @@
-"""Pruning methods compared per width (issue 6): long form, summaries, paired tests, figures."""
+"""Pruning methods compared per width (sections 2 and 6): long form, summaries, paired tests, figures."""
 
 import numpy as np
 import pandas as pd
