@@ -18,7 +18,6 @@ from matplotlib.figure import Figure
 
 from propensity.analysis import complete_runs
 from propensity.analysis.activations import activation_table, summarize_activations
-from propensity.analysis.figures_layout import panels, say
 from propensity.analysis.methods import (
     REFERENCE,
     ed_by_method,
@@ -30,6 +29,7 @@ from propensity.analysis.methods import (
 from propensity.analysis.model_types import width_label
 from propensity.analysis.overlap import FRACTION, chance_overlap, format_markdown, overlap_frame
 from propensity.analysis.overlap import overlap_table as overlap_by_width
+from propensity.analysis.panels import panels, say
 from propensity.analysis.similarity import (
     load_correctness_matrix,
     plot_tsne,

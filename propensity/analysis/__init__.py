@@ -7,18 +7,12 @@ intervals, Holm correction, threshold sensitivity) live in the modules re-export
 compared (sections 2 and 6) are re-exported from `methods`.
 """
 
-from propensity.analysis.figures_counts import unpruned_vs_null, weight_counts_by_width
-from propensity.analysis.figures_density import (
+from propensity.analysis.density import (
     ed_by_init,
     ed_by_threshold,
     effective_density_kde,
     pruning_trajectories,
     threshold_columns,
-)
-from propensity.analysis.figures_training import (
-    stopping_points,
-    validation_accuracy_curves,
-    validation_loss_curves,
 )
 from propensity.analysis.methods import (
     ed_by_method,
@@ -26,12 +20,11 @@ from propensity.analysis.methods import (
     method_summary,
     methods_present,
     paired_differences,
-    paired_test,
     trajectories_by_method,
 )
 from propensity.analysis.model_types import complete_runs, model_type_labels, status_counts
 from propensity.analysis.null_hypothesis import null_ed, pair_with_reference, pairing_summary
-from propensity.analysis.significance import anova, effect_sizes, holm, mean_ci, t_test
+from propensity.analysis.significance import anova, effect_sizes, holm, mean_ci, paired_test, t_test
 from propensity.analysis.table2 import (
     ANOVA_COLUMNS,
     ANOVA_MARK,
@@ -41,12 +34,19 @@ from propensity.analysis.table2 import (
     format_table2,
     table2,
 )
+from propensity.analysis.training import (
+    stopping_points,
+    validation_accuracy_curves,
+    validation_loss_curves,
+)
 from propensity.analysis.weight_counts import (
     observed_weight_counts,
     paper_conv2_count,
     paper_resnet_count,
     project_count,
     table1,
+    unpruned_vs_null,
+    weight_counts_by_width,
 )
 
 __all__ = [

@@ -5,7 +5,7 @@ how the effective density (ED) depends on that choice: random masks (the random-
 view), one global magnitude ranking, and edge-popup score masks. Every method is swept on
 the same trained model of a run, and ``record.json`` stores each method's ED, so methods
 compare *within* a run: the differences here are paired by ``run_key``, and the paired
-t-test (`scipy.stats.ttest_rel`) removes the run-to-run variation that an unpaired test
+t-test (`significance.paired_test`) removes the run-to-run variation that an unpaired test
 would count as noise.
 
 The collected runs table carries one ``effective_density_<method>`` and one
@@ -15,19 +15,16 @@ turns them into one row per run and method, the input of everything else here.
 
 from __future__ import annotations
 
-import math
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
-from propensity.analysis.figures_density import pruning_trajectories
-from propensity.analysis.figures_layout import errorbars_by_width, figure_per_model_type, say
+from propensity.analysis.density import pruning_trajectories
 from propensity.analysis.model_types import complete_runs
-from propensity.analysis.significance import CONFIDENCE, holm
+from propensity.analysis.panels import errorbars_by_width, figure_per_model_type, say
+from propensity.analysis.significance import holm, paired_test
 from propensity.pruning.methods import METHOD_NAMES, REFERENCE
 
 # Display order: the registry's (the paper's method first, then the baselines).
@@ -118,46 +115,6 @@ def method_summary(runs: pd.DataFrame) -> pd.DataFrame:
     order = summary["method"].map(lambda m: _method_rank(m)[0])
     summary = summary.assign(_order=order).sort_values([*KEYS, "_order", "method"])
     return summary.drop(columns="_order").reset_index(drop=True)[columns]
-
-
-def paired_test(
-    method_ed: np.ndarray | pd.Series,
-    reference_ed: np.ndarray | pd.Series,
-    confidence: float = CONFIDENCE,
-) -> dict[str, object]:
-    """Paired two-tailed t-test of ED(method) - ED(reference) over runs (`ttest_rel`).
-
-    Pairs with a missing value on either side are dropped. Returns n_pairs, the mean and
-    std of the differences, t, p, df and the confidence interval of the mean difference, or
-    a note saying why the test cannot run (fewer than 2 pairs, differences all equal).
-    """
-    a = np.asarray(method_ed, dtype=float)
-    b = np.asarray(reference_ed, dtype=float)
-    keep = np.isfinite(a) & np.isfinite(b)
-    a, b = a[keep], b[keep]
-    diff = a - b
-    n = len(diff)
-    out: dict[str, object] = {"n_pairs": n, "mean_diff": math.nan, "std_diff": math.nan}
-    out |= {"t": math.nan, "p": math.nan, "df": math.nan}
-    out |= {"diff_ci_low": math.nan, "diff_ci_high": math.nan, "note": ""}
-    if n == 0:
-        out["note"] = "no run has both methods' ED"
-        return out
-    out["mean_diff"] = float(diff.mean())
-    if n < 2:
-        out["note"] = "1 pair: no test (needs >= 2)"
-        return out
-    out["std_diff"] = float(diff.std(ddof=1))
-    if np.ptp(diff) == 0:
-        out["note"] = "every pair differs by the same amount: t is undefined"
-        return out
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
-        result = stats.ttest_rel(a, b)
-    interval = result.confidence_interval(confidence_level=confidence)
-    out |= {"t": float(result.statistic), "p": float(result.pvalue), "df": float(result.df)}
-    out |= {"diff_ci_low": float(interval.low), "diff_ci_high": float(interval.high)}
-    return out
 
 
 def paired_differences(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:

@@ -150,3 +150,43 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     if finite.any():
         adjusted[finite] = multipletests(p[finite], method="holm")[1]
     return adjusted
+
+
+def paired_test(
+    method_ed: np.ndarray | pd.Series,
+    reference_ed: np.ndarray | pd.Series,
+    confidence: float = CONFIDENCE,
+) -> dict[str, object]:
+    """Paired two-tailed t-test of ED(method) - ED(reference) over runs (`ttest_rel`).
+
+    Pairs with a missing value on either side are dropped. Returns n_pairs, the mean and
+    std of the differences, t, p, df and the confidence interval of the mean difference, or
+    a note saying why the test cannot run (fewer than 2 pairs, differences all equal).
+    """
+    a = np.asarray(method_ed, dtype=float)
+    b = np.asarray(reference_ed, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    diff = a - b
+    n = len(diff)
+    out: dict[str, object] = {"n_pairs": n, "mean_diff": math.nan, "std_diff": math.nan}
+    out |= {"t": math.nan, "p": math.nan, "df": math.nan}
+    out |= {"diff_ci_low": math.nan, "diff_ci_high": math.nan, "note": ""}
+    if n == 0:
+        out["note"] = "no run has both methods' ED"
+        return out
+    out["mean_diff"] = float(diff.mean())
+    if n < 2:
+        out["note"] = "1 pair: no test (needs >= 2)"
+        return out
+    out["std_diff"] = float(diff.std(ddof=1))
+    if np.ptp(diff) == 0:
+        out["note"] = "every pair differs by the same amount: t is undefined"
+        return out
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        result = stats.ttest_rel(a, b)
+    interval = result.confidence_interval(confidence_level=confidence)
+    out |= {"t": float(result.statistic), "p": float(result.pvalue), "df": float(result.df)}
+    out |= {"diff_ci_low": float(interval.low), "diff_ci_high": float(interval.high)}
+    return out

@@ -11,7 +11,6 @@ from propensity.analysis.methods import (
     method_summary,
     methods_present,
     paired_differences,
-    paired_test,
     trajectories_by_method,
 )
 from tests.analysis.synthetic import run_row
@@ -78,30 +77,6 @@ def test_method_summary_means_stds_and_counts():
     assert one["n"] == 1 and np.isnan(one["std_ed"]) and "1 run" in one["note"]
     assert summary.loc[(1.0, "global_magnitude")]["n"] == 1
     assert list(summary.loc[0.5].index) == ["magnitude", "random", "global_magnitude"]
-
-
-def test_paired_test_equals_scipy_ttest_rel():
-    a = np.array([0.80, 0.86, 0.81, 0.70])
-    b = np.array([0.40, 0.44, 0.42, 0.30])
-    result = paired_test(a, b)
-    expected = stats.ttest_rel(a, b)
-    assert result["t"] == pytest.approx(expected.statistic)
-    assert result["p"] == pytest.approx(expected.pvalue)
-    assert result["df"] == 3 and result["n_pairs"] == 4 and result["note"] == ""
-    assert result["mean_diff"] == pytest.approx(np.mean(a - b))
-    interval = expected.confidence_interval()
-    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((interval.low, interval.high))
-    # A paired test is not the unpaired one: pairing removes the run-to-run spread.
-    assert result["p"] < stats.ttest_ind(a, b).pvalue
-
-
-def test_paired_test_says_why_it_cannot_run():
-    assert paired_test([], [])["note"] == "no run has both methods' ED"
-    one = paired_test([0.5, np.nan], [0.4, 0.3])
-    assert one["n_pairs"] == 1 and one["mean_diff"] == pytest.approx(0.1) and np.isnan(one["p"])
-    assert "needs >= 2" in one["note"]
-    constant = paired_test([0.5, 0.6], [0.4, 0.5])
-    assert np.isnan(constant["t"]) and "same amount" in constant["note"]
 
 
 def test_paired_differences_pair_by_run_and_holm_adjust():

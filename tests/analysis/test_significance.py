@@ -11,7 +11,7 @@ from statsmodels.stats.anova import anova_lm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_oneway
 
-from propensity.analysis.significance import anova, cohens_d, effect_sizes, holm, mean_ci, t_test
+from propensity.analysis.significance import anova, cohens_d, effect_sizes, holm, mean_ci, paired_test, t_test
 
 A = [0.51, 0.47, 0.55, 0.43, 0.49, 0.52]
 B = [0.21, 0.19, 0.24, 0.18, 0.2]
@@ -115,3 +115,27 @@ def test_mean_ci_matches_the_t_interval():
     assert out["std"] == pytest.approx(np.std(A, ddof=1))
     single = mean_ci([0.4])
     assert single["mean"] == 0.4 and math.isnan(single["std"]) and "1 run" in single["note"]
+
+
+def test_paired_test_equals_scipy_ttest_rel():
+    a = np.array([0.80, 0.86, 0.81, 0.70])
+    b = np.array([0.40, 0.44, 0.42, 0.30])
+    result = paired_test(a, b)
+    expected = stats.ttest_rel(a, b)
+    assert result["t"] == pytest.approx(expected.statistic)
+    assert result["p"] == pytest.approx(expected.pvalue)
+    assert result["df"] == 3 and result["n_pairs"] == 4 and result["note"] == ""
+    assert result["mean_diff"] == pytest.approx(np.mean(a - b))
+    interval = expected.confidence_interval()
+    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((interval.low, interval.high))
+    # A paired test is not the unpaired one: pairing removes the run-to-run spread.
+    assert result["p"] < stats.ttest_ind(a, b).pvalue
+
+
+def test_paired_test_says_why_it_cannot_run():
+    assert paired_test([], [])["note"] == "no run has both methods' ED"
+    one = paired_test([0.5, np.nan], [0.4, 0.3])
+    assert one["n_pairs"] == 1 and one["mean_diff"] == pytest.approx(0.1) and np.isnan(one["p"])
+    assert "needs >= 2" in one["note"]
+    constant = paired_test([0.5, 0.6], [0.4, 0.5])
+    assert np.isnan(constant["t"]) and "same amount" in constant["note"]

@@ -1,5 +1,7 @@
-"""Table 1: this project's weight counts and the paper's, and the formulas behind the paper's."""
+"""Table 1: this project's weight counts and the paper's, and the formulas behind the paper's;
+Figure 5's null line."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,6 +12,7 @@ from propensity.analysis.weight_counts import (
     paper_resnet_count,
     project_count,
     table1,
+    unpruned_vs_null,
 )
 from propensity.models import Conv2
 from propensity.pruning import total_weights
@@ -57,3 +60,13 @@ def test_observed_weight_counts_lists_distinct_counts(tables):
         (frame["model"] == runs.loc[first, "model"]) & (frame["width"] == runs.loc[first, "width"])
     ].iloc[0]
     assert "," in cell["total_weights"]
+
+
+def test_null_line_is_the_1x_core_capped_by_the_total(tables):
+    fig = unpruned_vs_null(tables.runs)
+    ax = next(ax for ax in fig.axes if ax.get_title().startswith("MLP"))
+    null = next(line for line in ax.lines if line.get_label().startswith("null"))
+    runs = tables.runs.query("model == 'mlp' and status == 'finished'")
+    core = runs.loc[runs["width"] == 1.0, "unpruned_weights"].astype(float).mean()
+    totals = runs.groupby("width")["total_weights"].median()
+    assert null.get_ydata() == pytest.approx(np.minimum(core, totals.to_numpy()))

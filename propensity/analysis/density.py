@@ -15,7 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
-from propensity.analysis.figures_layout import (
+from propensity.analysis.model_types import INIT_NAMES, complete_runs
+from propensity.analysis.panels import (
     errorbars_by_width,
     figure_per_model_type,
     label,
@@ -24,7 +25,6 @@ from propensity.analysis.figures_layout import (
     width_legend,
     widths_of,
 )
-from propensity.analysis.model_types import INIT_NAMES, complete_runs
 
 THRESHOLD_COLUMN = re.compile(r"^ed_(\d*\.?\d+)$")
 INIT_COLOURS = {"glorot": "#1b5e20", "he": "#81c784"}  # dark and light green, as in Figure 6

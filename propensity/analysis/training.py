@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from propensity.analysis.figures_layout import (
+from propensity.analysis.model_types import complete_runs
+from propensity.analysis.panels import (
     figure_per_model_type,
     label,
     say,
@@ -19,7 +20,6 @@ from propensity.analysis.figures_layout import (
     width_legend,
     widths_of,
 )
-from propensity.analysis.model_types import complete_runs
 
 
 def _curves(runs: pd.DataFrame, histories: pd.DataFrame, metric: str, title: str) -> Figure:
