@@ -1,26 +1,19 @@
 """The notebooks execute top to bottom on the results of a real digits sweep (CI runs this)."""
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.report.test_cli import digits_sweep
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-
-
-def _digits_sweep(base: Path) -> Path:
-    path = Path(__file__).parent / "test_report.py"
-    spec = importlib.util.spec_from_file_location("report_tests", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.digits_sweep(base)
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
-    return _digits_sweep(tmp_path_factory.getbasetemp())
+    return digits_sweep(tmp_path_factory.getbasetemp())
 
 
 def test_notebooks_are_saved_without_outputs():

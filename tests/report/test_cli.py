@@ -1,6 +1,5 @@
 """``python -m propensity.report``: its errors, its output from parquet, and a real digits sweep."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -9,17 +8,14 @@ import pandas as pd
 import pytest
 
 from propensity.report import main
+from tests.analysis import synthetic
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SWEEP = ["experiment=quickstart", "width=0.5,1,2", "init_seed=0,1"]
 
 
 def _synthetic():
-    path = Path(__file__).parent / "analysis" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("report_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return synthetic
 
 
 def digits_sweep(base: Path) -> Path:

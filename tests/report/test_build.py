@@ -19,7 +19,7 @@ from propensity.artifacts import (
     save_weights,
 )
 from propensity.report import FIGURES, build_report, markdown_table
-from propensity.report_mechanisms import mechanisms_part
+from propensity.report.mechanisms import mechanisms_part
 from tests.analysis.synthetic import make_tables
 
 
@@ -206,7 +206,7 @@ def test_section5_with_only_some_artifacts_names_the_missing_override(artifact_t
         target.parent.mkdir(parents=True)
         target.write_bytes(artifact_path(run_dir, CORRECTNESS).read_bytes())
         runs.loc[runs.index[i], "run_dir"] = str(tmp_path / str(i))
-    part = mechanisms_part(runs, tmp_path / "figures")
+    part = mechanisms_part(SimpleNamespace(runs=runs), tmp_path / "figures")
     text = "\n".join(s for s in part.sections if isinstance(s, str))
     assert "No weight artifacts: enable them with `artifacts.weights=true`." in text
     assert "No activation artifacts: enable them with `artifacts.activations=true`." in text

@@ -1,0 +1,5 @@
+import sys
+
+from propensity.report.cli import main
+
+sys.exit(main())

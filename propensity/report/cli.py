@@ -1,0 +1,63 @@
+"""``python -m propensity.report RESULTS_DIR --out DIR``: the report of one results directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from propensity.analysis import complete_runs
+from propensity.report.build import build_report
+from propensity.report.parts import Tables
+
+DESCRIPTION = """Every table and figure of the paper's sections 3-5, from one results directory.
+
+Loads the collected tables (runs.parquet etc., collecting them first if they are missing, or
+always with --collect) and writes DIR/report.md, DIR/figures/*.png and *.pdf, and
+DIR/tables/*.csv.
+"""
+
+
+def load_tables(results_dir: str | Path, recollect: bool = False) -> Tables:
+    """The collected tables of `results_dir`, collecting them first if missing (or asked to)."""
+    from propensity.collect import collect, load
+
+    results = Path(results_dir)
+    if not results.is_dir():
+        raise FileNotFoundError(f"results directory {results} does not exist")
+    if recollect or not (results / "runs.parquet").is_file():
+        return collect(results)
+    return load(results)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m propensity.report RESULTS_DIR --out DIR``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m propensity.report", description=DESCRIPTION)
+    parser.add_argument(
+        "results_dir", help="a results directory (runs.parquet or record.json files)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="where to write the report (default RESULTS_DIR/report)"
+    )
+    parser.add_argument(
+        "--collect", action="store_true", help="re-collect even if runs.parquet exists"
+    )
+    args = parser.parse_args(argv)
+    try:
+        tables = load_tables(args.results_dir, recollect=args.collect)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if tables.runs.empty:
+        print(
+            f"error: no runs found in {args.results_dir} (no record.json below it)", file=sys.stderr
+        )
+        return 2
+    out = Path(args.out) if args.out else Path(args.results_dir) / "report"
+    path = build_report(tables, out, source=str(args.results_dir))
+    done = len(complete_runs(tables.runs))
+    print(f"report: {path} ({len(tables.runs)} runs, {done} with an effective density)")
+    return 0
+
+

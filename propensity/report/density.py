@@ -1,0 +1,153 @@
+"""Sections 4.1-4.2 of the report: effective density, weight counts and the null hypothesis.
+
+Table 1 (weights per model and width), Table 2 (observed vs null-hypothesis ED) with the
+ANOVA and the t-tests behind it, the pairing with the 1x twin, and Figures 3-6. A figure
+that compares two groups is left out, with a one-line note, when one group has no runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from propensity.analysis import (
+    ANOVA_COLUMNS,
+    ANOVA_MARK,
+    T_TEST_MARK,
+    anova_table,
+    complete_runs,
+    ed_by_init,
+    ed_by_threshold,
+    effective_density_kde,
+    format_table2,
+    observed_weight_counts,
+    pair_with_reference,
+    pairing_summary,
+    pruning_trajectories,
+    table1,
+    table2,
+    unpruned_vs_null,
+    weight_counts_by_width,
+)
+from propensity.analysis.model_types import INIT_NAMES
+from propensity.report.parts import Part, Tables
+
+# The data set each model is counted on in the paper's Table 1 (section 3.1).
+PAPER_DATA = {"mlp": "mnist", "conv2": "cifar10", "resnet": "cifar10"}
+# The t-test columns shown in report.md; tables/table2.csv has every column.
+TESTS_SHOWN = ["model_type", "width", "n_runs", "n_paired", "n_capped", "diff", "p_welch_holm", "note"]
+
+# (file stem, caption, function of the tables); the order of the report.
+FIGURES: list[tuple[str, str, Callable[[Any], Figure]]] = [
+    (
+        "fig3_pruning_trajectories",
+        "Figure 3: validation accuracy against density (magnitude pruning), mean +- std per width",
+        lambda t: pruning_trajectories(t.runs, t.trajectories),
+    ),
+    (
+        "fig4_ed_kde",
+        "Figure 4: kernel density estimate of effective density per width",
+        lambda t: effective_density_kde(t.runs),
+    ),
+    (
+        "fig5_weight_counts",
+        "Figure 5: total vs unpruned weights per width (log scale, +- std)",
+        lambda t: weight_counts_by_width(t.runs),
+    ),
+    (
+        "fig6_ed_by_init",
+        "Figure 6: effective density by width, Glorot vs He",
+        lambda t: ed_by_init(t.runs),
+    ),
+    (
+        "extra_ed_by_threshold",
+        "Beyond the paper: effective density against the accuracy-drop threshold",
+        lambda t: ed_by_threshold(t.runs),
+    ),
+    (
+        "extra_unpruned_vs_null",
+        "Beyond the paper: unpruned weights against the null hypothesis",
+        lambda t: unpruned_vs_null(t.runs),
+    ),
+]
+
+
+def missing_side(runs: pd.DataFrame, stem: str) -> str:
+    """Why figure `stem` is left out (a comparison with one side empty), or '' to draw it."""
+    if stem != "fig6_ed_by_init":
+        return ""
+    present = set(complete_runs(runs).get("init", pd.Series(dtype=str)).dropna())
+    absent = [INIT_NAMES.get(i, i) for i in ("glorot", "he") if i not in present]
+    if not absent:
+        return ""
+    return (
+        f"Figure 6 (Glorot vs He) is left out: no complete {' or '.join(absent)} runs "
+        "(add them with `init=glorot,he`)."
+    )
+
+
+def table1_part(runs: pd.DataFrame, part: Part) -> None:
+    """Table 1 for the data sets present: the recorded counts; the paper's where comparable."""
+    done = complete_runs(runs)
+    observed = observed_weight_counts(done)
+    paper = table1()
+    part.csvs["table1_weight_counts"] = paper
+    part.add("## Table 1: prunable weights per model and width")
+    pairs = {(m, d) for m, d in zip(done.get("model", []), done.get("data", []), strict=False)}
+    comparable = paper[[(m, PAPER_DATA.get(m)) in pairs for m in paper["model"]]]
+    part.add(
+        "Weights recorded by the runs analysed here (per model, data set and width): the "
+        "denominator of every ED (`propensity.pruning.total_weights`)."
+    )
+    part.table("observed_weight_counts", observed)
+    if comparable.empty:
+        part.add(
+            "None of these runs used the paper's data sets for their model (MLP: MNIST, "
+            "Conv-2 and ResNet: CIFAR-10), so the paper's Table 1 is not compared here; the "
+            "comparison is in [tables/table1_weight_counts.csv](tables/table1_weight_counts.csv)."
+        )
+        return
+    part.add(
+        "Beside the paper's Table 1, on the paper's inputs, for the models run on them. MLP "
+        "counts agree; the paper's Conv-2 and ResNet counts are larger (see "
+        "`propensity.analysis.weight_counts`).",
+        comparable.reset_index(drop=True),
+    )
+
+
+def density_part(tables: Tables, figures_dir: Path) -> Part:
+    """Table 1, Table 2 with its tests, the pairing, and Figures 3-6."""
+    runs = tables.runs
+    done = complete_runs(runs)
+    part = Part("## Effective density and the null hypothesis (sections 4.1-4.2)")
+    table1_part(runs, part)
+    t2, anova = table2(runs), anova_table(runs)
+    pairing = pairing_summary(pair_with_reference(runs)) if len(done) else pd.DataFrame()
+    part.csvs["table2"] = t2
+    part.add(
+        "## Table 2: observed vs null-hypothesis effective density (%)",
+        f"{ANOVA_MARK} on a model type: one-way ANOVA across widths on unpruned weight counts, "
+        f"p < 0.05. {T_TEST_MARK} on a row: unpaired t-test of observed vs null ED, Welch's, "
+        "Holm-adjusted over all rows, p < 0.05. The null ED pairs each run with the 1x run "
+        "of the same model type, init, init seed and data seed, and is capped at 100% "
+        "(section 4.2). n (obs / null): runs with an ED / runs whose 1x twin was found.",
+    )
+    part.table("table2_display", format_table2(t2, anova), hide=("Hedges' g", "p (Welch, Holm)"))
+    part.add("### One-way ANOVA on unpruned weight counts, per model type")
+    part.table("anova", anova, columns=ANOVA_COLUMNS)
+    part.add("### t-tests and 95% confidence intervals (ED as fractions)")
+    part.add(t2[[c for c in TESTS_SHOWN if c in t2.columns]] if len(t2) else t2)
+    part.add("Every statistic (Student's test, effect sizes): [tables/table2.csv](tables/table2.csv).")
+    part.add("### Pairing with the 1x twin")
+    part.table("pairing", pairing)
+    part.add("### Figures")
+    for stem, caption, draw in FIGURES:
+        if note := missing_side(runs, stem):
+            part.add(note)
+            continue
+        part.figure(draw(tables), figures_dir, stem, caption)
+    return part
