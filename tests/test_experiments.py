@@ -16,6 +16,12 @@ from propensity.train import build, train
 from tests.conftest import CONF
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+# The MLP regimes train in about two seconds; the convolutional ones take longer and are slow.
+CASES = [
+    e if "override /model: mlp" in (CONF / "experiment" / f"{e}.yaml").read_text()
+    else pytest.param(e, marks=pytest.mark.slow)
+    for e in EXPERIMENTS
+]
 # The experiment's own stop rule, bounded at one epoch on 256 images at width 0.1; pruned in
 # four levels, edge-popup for one epoch.
 SMALL = ["width=0.1", "stop.max_epochs=1", "logger=none", "data.train_size=256",
@@ -27,8 +33,7 @@ def test_every_experiment_is_tested():
     assert {"mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd", "quickstart"} <= set(EXPERIMENTS)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", CASES)
 def test_experiment_composes_and_trains_on_data_of_its_shape(experiment, compose_cfg, tmp_path: Path):
     data = build(compose_cfg(f"experiment={experiment}").data)  # builds, loads nothing
     shape = ",".join(str(d) for d in data.input_shape)
