@@ -38,7 +38,12 @@ def pruning_trajectories(
     Runs are aligned by pruning level (the same schedule gives the same density per level
     at one width); the x value is the mean density of the level.
     """
-    fig, cells = figure_per_model_type(runs, f"Figure 3: pruning trajectories ({method})")
+    title = (
+        "Figure 3: validation accuracy against density (magnitude pruning)"
+        if method == "magnitude"
+        else f"Validation accuracy against density, {method} pruning (as Figure 3)"
+    )
+    fig, cells = figure_per_model_type(runs, title)
     colours = width_colours(widths_of(complete_runs(runs)))
     steps = (
         trajectories[trajectories["method"] == method] if "method" in trajectories else trajectories

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 
 from propensity.analysis.model_types import complete_runs, ordered, width_label
 
-PANEL_SIZE = (4.4, 3.4)
+# Wide enough for the legend beside the axes, where it never covers data.
+PANEL_SIZE = (5.4, 3.4)
 
 
 def panels(titles: list[str], suptitle: str) -> tuple[Figure, list[Axes]]:
@@ -71,15 +72,29 @@ def say(ax: Axes, text: str) -> None:
     ax.set_yticks([])
 
 
-def width_legend(ax: Axes, title: str = "width") -> None:
-    """A legend of the widths drawn in `ax`, if any were."""
+def outside_legend(ax: Axes, title: str | None = None) -> None:
+    """The legend of `ax`, if anything is labelled, beside the axes so it covers no data."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(title=title, fontsize=8, title_fontsize=8)
+        ax.legend(
+            title=title, fontsize=8, title_fontsize=8, loc="upper left",
+            bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False,
+        )
+
+
+def width_legend(ax: Axes, title: str = "width") -> None:
+    """A legend of the widths drawn in `ax`, if any were (beside the axes)."""
+    outside_legend(ax, title)
 
 
 def label(width: float, n: int) -> str:
     """Legend entry for one width: the paper's 'Size (x)' and the number of runs behind it."""
     return f"{width_label(width)} (n={n})"
+
+
+def per_point(counts: pd.Series) -> str:
+    """'n=3 per point', or 'n=2-3 per point' when the points rest on different run counts."""
+    low, high = int(counts.min()), int(counts.max())
+    return f"n={low} per point" if low == high else f"n={low}-{high} per point"
 
 
 def widths_of(runs: pd.DataFrame) -> list[float]:
@@ -99,7 +114,7 @@ def errorbars_by_width(
     """Mean ED +- std per (categorical) width, one series per value of `column`, side by side.
 
     The layout of Figure 6 (Glorot vs He), shared by any comparison of a few categories
-    (inits, pruning methods); the legend gives each series' run count.
+    (inits, pruning methods); the legend gives the runs behind each point.
     """
     widths = widths_of(frame)
     offsets = np.linspace(-spread, spread, len(categories)) if len(categories) > 1 else [0.0]
@@ -113,7 +128,7 @@ def errorbars_by_width(
             fmt="o-" if joined else "o",
             capsize=3,
             color=colours.get(category, "grey"),
-            label=f"{(names or {}).get(category, category)} (n={int(stats['count'].sum())})",
+            label=f"{(names or {}).get(category, category)} ({per_point(stats['count'])})",
         )
     ax.set_xticks(range(len(widths)), [width_label(w) for w in widths])
     ax.set_xlabel("width")

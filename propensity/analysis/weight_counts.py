@@ -25,7 +25,7 @@ from matplotlib.ticker import NullLocator
 
 from propensity.analysis.model_types import width_label
 from propensity.analysis.null_hypothesis import REFERENCE_WIDTH
-from propensity.analysis.panels import figure_per_model_type
+from propensity.analysis.panels import figure_per_model_type, outside_legend
 from propensity.models import MLP, Conv2, ResNet
 from propensity.pruning import total_weights
 
@@ -167,7 +167,7 @@ def weight_counts_by_width(runs: pd.DataFrame) -> Figure:
             )
         _width_axis(ax, widths)
         ax.set_ylabel("weights")
-        ax.legend(fontsize=8)
+        outside_legend(ax)
     return fig
 
 
@@ -211,5 +211,5 @@ def unpruned_vs_null(runs: pd.DataFrame, reference_width: float = REFERENCE_WIDT
             )
         _width_axis(ax, widths)
         ax.set_ylabel("unpruned weights")
-        ax.legend(fontsize=8)
+        outside_legend(ax)
     return fig

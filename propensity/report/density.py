@@ -90,20 +90,26 @@ def missing_side(runs: pd.DataFrame, stem: str) -> str:
     )
 
 
+def _thousands(counts: object) -> str:
+    """``'266610, 266611'`` (the distinct counts of one cell) -> ``'266,610 / 266,611'``."""
+    return " / ".join(f"{int(c):,}" for c in str(counts).split(", ") if c.strip().isdigit())
+
+
 def table1_part(runs: pd.DataFrame, part: Part) -> None:
     """Table 1 for the data sets present: the recorded counts; the paper's where comparable."""
     done = complete_runs(runs)
     observed = observed_weight_counts(done)
     paper = table1()
     part.csvs["table1_weight_counts"] = paper
-    part.add("## Table 1: prunable weights per model and width")
+    part.add("### Table 1: prunable weights per model and width")
     pairs = {(m, d) for m, d in zip(done.get("model", []), done.get("data", []), strict=False)}
     comparable = paper[[(m, PAPER_DATA.get(m)) in pairs for m in paper["model"]]]
     part.add(
         "Weights recorded by the runs analysed here (per model, data set and width): the "
         "denominator of every ED (`propensity.pruning.total_weights`)."
     )
-    part.table("observed_weight_counts", observed)
+    part.csvs["observed_weight_counts"] = observed
+    part.add(observed.assign(total_weights=observed["total_weights"].map(_thousands)))
     if comparable.empty:
         part.add(
             "None of these runs used the paper's data sets for their model (MLP: MNIST, "
@@ -129,7 +135,7 @@ def density_part(tables: Tables, figures_dir: Path) -> Part:
     pairing = pairing_summary(pair_with_reference(runs)) if len(done) else pd.DataFrame()
     part.csvs["table2"] = t2
     part.add(
-        "## Table 2: observed vs null-hypothesis effective density (%)",
+        "### Table 2: observed vs null-hypothesis effective density (%)",
         f"{ANOVA_MARK} on a model type: one-way ANOVA across widths on unpruned weight counts, "
         f"p < 0.05. {T_TEST_MARK} on a row: unpaired t-test of observed vs null ED, Welch's, "
         "Holm-adjusted over all rows, p < 0.05. The null ED pairs each run with the 1x run "

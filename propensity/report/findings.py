@@ -113,7 +113,7 @@ def _t_test_verdict(rows: pd.DataFrame) -> str:
 
 def untested(runs: pd.DataFrame, methods: list[str], has_artifacts: bool) -> list[str]:
     """What these runs cannot say: a missing initialisation, pruning baselines, section 5."""
-    done = complete_runs(runs)
+    done = complete_runs(runs) if len(runs) else pd.DataFrame()
     notes = []
     inits = set(done.get("init", pd.Series(dtype=str)).dropna())
     for init in ("glorot", "he"):

@@ -115,7 +115,9 @@ def test_paired_differences_without_the_reference_method_is_empty():
 def test_ed_by_method_draws_one_series_per_method_with_counts():
     fig = ed_by_method(_runs())
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert labels == ["magnitude (n=6)", "random (n=6)", "global_magnitude (n=5)"]
+    # each point is one width's runs: 3, 2 and 1 (global_magnitude: 3, 1 and 1), not the total
+    assert labels == ["magnitude (n=1-3 per point)", "random (n=1-3 per point)",
+                      "global_magnitude (n=1-3 per point)"]
 
 
 def test_trajectories_by_method_one_figure_per_method():
@@ -137,5 +139,7 @@ def test_trajectories_by_method_one_figure_per_method():
             )
     figures = trajectories_by_method(runs, pd.concat(frames, ignore_index=True))
     assert list(figures) == ["magnitude", "random"]
-    assert figures["random"].get_suptitle() == "Figure 3: pruning trajectories (random)"
+    title = "Validation accuracy against density, random pruning (as Figure 3)"
+    assert figures["random"].get_suptitle() == title
+    assert figures["magnitude"].get_suptitle().startswith("Figure 3:")
     assert len(figures["random"].axes[0].get_lines()) == 3  # one line per width
