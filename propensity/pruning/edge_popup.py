@@ -4,9 +4,10 @@ Magnitude pruning (section 3.2) is unlikely to find the best subnetwork of a giv
 ("some small weights may be crucial whereas some bigger weights may be unimportant"); the
 paper proposes Ramanujan et al.'s (2020) edge-popup instead (section 2). Here the trained
 weights stay frozen and, for each target density d, every prunable layer gets a real score
-per weight; the forward pass uses the weights whose scores are among the layer's top
-``k = round(d * n)`` (layer-wise, like the paper's pruning), and the backward pass sends the
-gradient straight through the hard mask to the scores (dL/ds = dL/dw_eff * w). Only scores
+per weight; the forward pass uses the weights whose |scores| are among the layer's top
+``k = round(d * n)`` (layer-wise, like the paper's pruning; |score| as in Ramanujan et al.'s
+code), and the backward pass sends the gradient straight through the hard mask to the
+scores (dL/ds = dL/dw_eff * w * sign(s)). Only scores
 are optimised, on the training set; the mask with the best validation accuracy is reported.
 
 Scores start at |w| by default (``score_init="magnitude"``): the initial mask *is* the
@@ -114,7 +115,9 @@ class _Search:
 def _masked(
     weights: dict[str, torch.Tensor], scores: dict[str, torch.Tensor], kept: dict[str, int]
 ) -> dict[str, torch.Tensor]:
-    return {name: w * _TopK.apply(scores[name], kept[name]) for name, w in weights.items()}
+    # Ranked by |score|, as Ramanujan et al.'s GetSubnet is applied to ``scores.abs()``: a
+    # score pushed far below zero marks a weight as important, not as the least important.
+    return {name: w * _TopK.apply(scores[name].abs(), kept[name]) for name, w in weights.items()}
 
 
 def _search(

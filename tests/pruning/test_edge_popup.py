@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 
 from propensity.models import MLP, initialize
-from propensity.pruning.edge_popup import edge_popup
+from propensity.pruning.edge_popup import _masked, edge_popup
 from propensity.pruning.prunable import prunable_weights, total_weights
 
 DENSITIES = (0.5, 0.2, 0.1)
@@ -95,3 +95,13 @@ def test_edge_popup_from_random_scores_finds_a_subnetwork(trained):
     assert trajectory.extra["start_val_acc"][1] < magnitude
     assert trajectory.val_acc[1] >= magnitude + 0.2
     assert trajectory.test_acc is not None and len(trajectory.test_acc) == 2
+
+
+def test_scores_are_ranked_by_magnitude_as_ramanujan_et_al_do():
+    """A score driven far below zero keeps its weight (GetSubnet is applied to |scores|)."""
+    weights = {"w": torch.ones(4)}
+    scores = {"w": torch.tensor([-5.0, 0.1, 0.2, 0.3], requires_grad=True)}
+    masked = _masked(weights, scores, {"w": 2})["w"]
+    assert masked.tolist() == [1.0, 0.0, 0.0, 1.0]
+    masked.sum().backward()  # straight through the mask and the sign of |s|
+    assert scores["w"].grad.tolist() == [-1.0, 1.0, 1.0, 1.0]
