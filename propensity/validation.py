@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from propensity.pruning.effective_density import MODES as THRESHOLD_MODES
 from propensity.pruning.masks import SCHEDULES, STEP_RANGE
-from propensity.pruning.methods import METHOD_NAMES as METHODS
+from propensity.pruning.registry import METHOD_NAMES as METHODS
 
 
 class ConfigError(ValueError):

@@ -25,7 +25,7 @@ from propensity.analysis.density import pruning_trajectories
 from propensity.analysis.model_types import complete_runs
 from propensity.analysis.panels import errorbars_by_width, figure_per_model_type, say
 from propensity.analysis.significance import holm, paired_test
-from propensity.pruning.methods import METHOD_NAMES, REFERENCE
+from propensity.pruning.registry import METHOD_NAMES, REFERENCE
 
 # Display order: the registry's (the paper's method first, then the baselines).
 METHOD_ORDER = METHOD_NAMES

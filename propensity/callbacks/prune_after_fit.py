@@ -1,7 +1,7 @@
 """Runs the pruning trajectory once training has ended (section 3.2); thin glue.
 
 The science lives in `propensity.pruning` (pure functions over a model and tensors); this
-callback only feeds each registered method (`propensity.pruning.methods`) its tensors,
+callback only feeds each registered method (`propensity.pruning.registry`) its tensors,
 writes ``trajectory.csv``, and reports the effective density to the console and to the experiment loggers.
 """
 
@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from propensity.atomic import write_text_atomic
 from propensity.pruning import total_weights
 from propensity.pruning.effective_density import summarize
-from propensity.pruning.methods import Splits, method
+from propensity.pruning.registry import Splits, method
 from propensity.pruning.trajectory import Trajectory
 
 log = logging.getLogger("propensity")

@@ -1,7 +1,7 @@
 """Post-training layer-wise magnitude pruning and effective density (sections 3.2, 4).
 
 `measure_trajectory` (module `measure`) computes a ranked method's trajectory; the methods
-by name are in `propensity.pruning.methods`. `effective_density` is a function in a module of
+by name are in `propensity.pruning.registry`. `effective_density` is a function in a module of
 the same name: import it from there; re-exporting it here would shadow the module.
 """
 
@@ -19,8 +19,8 @@ from propensity.pruning.masks import (
     plan,
 )
 from propensity.pruning.measure import measure_trajectory
-from propensity.pruning.methods import METHOD_NAMES, METHODS, PruningMethod, Splits
 from propensity.pruning.prunable import prunable_weights, total_weights, weights_per_layer
+from propensity.pruning.registry import METHOD_NAMES, METHODS, PruningMethod, Splits
 from propensity.pruning.trajectory import Trajectory
 
 __all__ = [

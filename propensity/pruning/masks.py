@@ -31,7 +31,7 @@ Weights = nn.Module | Sequence[tuple[str, torch.Tensor]] | Mapping[str, torch.Te
 SCHEDULES: tuple[str, ...] = ("original", "remaining")
 # A step above one half leaves no level between the unpruned and the fully pruned model.
 STEP_RANGE: tuple[float, float] = (0.0, 0.5)
-# The rankings `plan` implements; `propensity.pruning.methods` registers each as a method.
+# The rankings `plan` implements; `propensity.pruning.registry` registers each as a method.
 RANKINGS: tuple[str, ...] = ("magnitude", "global_magnitude", "random")
 
 

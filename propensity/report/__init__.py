@@ -3,15 +3,16 @@
 ``python -m propensity.report RESULTS_DIR --out DIR`` (or ``propensity-report``) writes
 ``DIR/report.md``, ``DIR/figures/*.png`` and ``*.pdf``, and ``DIR/tables/*.csv``. The report
 opens with the key findings and the runs left out, then has one part per paper section, all
-of one shape (`Part`): training (`training`), effective density and the null hypothesis
-(`density`), pruning methods (`methods`) and the mechanisms of section 5 (`mechanisms`). It
+of one shape (`Part`): training (`training_section`), effective density and the null
+hypothesis (`density_section`), pruning methods (`methods_section`) and the mechanisms of
+section 5 (`mechanisms_section`). It
 only calls `propensity.analysis`; the notebooks call the same functions, so the two never
 disagree.
 """
 
 from propensity.report.build import SECTIONS, build_report
-from propensity.report.cli import load_tables, main
-from propensity.report.density import FIGURES
+from propensity.report.command_line import load_tables, main
+from propensity.report.density_section import FIGURES
 from propensity.report.parts import FIGURE_DPI, Part, Tables, markdown_table, save_figure
 
 __all__ = [

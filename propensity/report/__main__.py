@@ -1,5 +1,5 @@
 import sys
 
-from propensity.report.cli import main
+from propensity.report.command_line import main
 
 sys.exit(main())

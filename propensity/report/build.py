@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 
 from propensity.analysis import anova_table, complete_runs, methods_present, status_counts, table2
-from propensity.report.density import density_part
+from propensity.report.density_section import density_part
 from propensity.report.findings import excluded_runs, findings_part, runs_part
-from propensity.report.mechanisms import has_artifacts, mechanisms_part
-from propensity.report.methods import methods_part
+from propensity.report.mechanisms_section import has_artifacts, mechanisms_part
+from propensity.report.methods_section import methods_part
 from propensity.report.parts import Part, Tables
-from propensity.report.training import training_part
+from propensity.report.training_section import training_part
 
 # The paper's sections, in its order; each is a function (tables, figures_dir) -> Part.
 SECTIONS = (training_part, density_part, methods_part, mechanisms_part)

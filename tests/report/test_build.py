@@ -19,7 +19,7 @@ from propensity.artifacts import (
     save_weights,
 )
 from propensity.report import FIGURES, build_report, markdown_table
-from propensity.report.mechanisms import mechanisms_part
+from propensity.report.mechanisms_section import mechanisms_part
 from tests.analysis.synthetic import make_tables
 
 

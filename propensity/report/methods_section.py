@@ -12,7 +12,7 @@ from propensity.analysis.methods import (
     paired_differences,
     trajectories_by_method,
 )
-from propensity.pruning.methods import METHOD_NAMES, REFERENCE
+from propensity.pruning.registry import METHOD_NAMES, REFERENCE
 from propensity.report.parts import Part, Tables
 
 ENABLE_BASELINES = f"pruning.baselines=[{','.join(m for m in METHOD_NAMES if m != REFERENCE)}]"

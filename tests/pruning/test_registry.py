@@ -5,7 +5,7 @@ import torch
 
 from propensity.models import MLP, initialize
 from propensity.pruning.masks import RANKINGS
-from propensity.pruning.methods import METHOD_NAMES, METHODS, REFERENCE, Splits, method
+from propensity.pruning.registry import METHOD_NAMES, METHODS, REFERENCE, Splits, method
 
 SETTINGS = {"step": 0.25, "schedule": "original", "min_density": 0.01, "mask_seeds": 2,
             "edge_popup": {"densities": [0.5], "epochs": 1, "batch_size": 32}}

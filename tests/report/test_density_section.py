@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from propensity.report.density import density_part, missing_side
+from propensity.report.density_section import density_part, missing_side
 from tests.analysis.synthetic import make_tables
 
 
