@@ -81,20 +81,19 @@ def _similarity(done: pd.DataFrame, figures_dir: Path, part: Part) -> None:
         table.columns = [width_label(w) for w in table.columns]
         width_tables.append(table.reset_index().assign(group=title))
     summary = pd.DataFrame(rows)
-    part.csvs |= {
-        "section5_hamming": summary,
-        "section5_hamming_by_width": pd.concat(width_tables, ignore_index=True),
-    }
-    part.blocks += [
+    part.csvs["section5_hamming_by_width"] = pd.concat(width_tables, ignore_index=True)
+    part.add(
         "Mean pairwise Hamming distance (validation images classified differently) between "
         "models of equal width (within) and of different widths (across), on one data seed "
         "(the smallest) so all share a validation set. p_value: one-sided permutation test of "
         f"across - within > 0 over {PERMUTATIONS} relabellings of the widths. models: runs "
-        "with a correctness vector; images: validation set size.",
-        summary,
+        "with a correctness vector; the data seed and the images (validation set size) are in the CSV."
+    )
+    part.table("section5_hamming", summary, hide=("data_seed", "images"))
+    part.add(
         "Mean Hamming distance per pair of widths (diagonal: distinct models of that width):",
         *[t.drop(columns="group") for t in width_tables],
-    ]
+    )
     fig, axes = panels([title for title, _, _ in groups], "Figures 7 and 8: t-SNE of correctness")
     for ax, (title, correct, used) in zip(axes, groups, strict=True):
         if len(correct) < 3:

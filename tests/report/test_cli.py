@@ -90,4 +90,8 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     stems = ["methods_ed_by_width", "fig7_8_tsne", *[f"methods_trajectories_{m}" for m in methods]]
     for stem in stems:
         assert (out / "figures" / f"{stem}.png").is_file()
-    assert len(list((out / "figures").glob("*.png"))) == 8 + len(stems)
+    # Figures 1-6 and the two extras, but Figure 6 (Glorot vs He) is left out: no He runs
+    assert not (out / "figures" / "fig6_ed_by_init.png").exists()
+    assert "Figure 6 (Glorot vs He) is left out: no complete He runs" in text
+    assert len(list((out / "figures").glob("*.png"))) == 7 + len(stems)
+    assert text.startswith("# The propensity for density: report") and "## Key findings" in text
