@@ -223,8 +223,8 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
         record.status = "finished" if stop_rule.target_met else "max_epochs_reached"
         if _untrained(record, datamodule.num_classes):
             record.status = "untrained"
-            record.error = (f"unpruned validation accuracy {_fmt(record.base_val_acc)} is within "
-                            f"{UNTRAINED_MARGIN:g} of chance (1/{datamodule.num_classes}): no ED")
+            record.error = (f"unpruned validation accuracy {_fmt(record.base_val_acc)} is at most "
+                            f"{UNTRAINED_MARGIN:g} above chance (1/{datamodule.num_classes}): no ED")
             record.effective_density = record.ed_last_pass = record.unpruned_weights = None
             record.ed_by_threshold, record.ed_by_method = {}, {}
     finally:
