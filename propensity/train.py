@@ -95,7 +95,7 @@ def train(cfg: DictConfig) -> RunRecord:
         return previous
 
     record = _new_record(cfg, key, previous)
-    _use_threads(record, previous)
+    _use_threads(record, previous if cfg.resume else None)
     record.save(record_path)
     started = time.perf_counter()
     try:
@@ -106,11 +106,12 @@ def train(cfg: DictConfig) -> RunRecord:
     except (Interrupted, KeyboardInterrupt) as error:
         record.status, record.error = "interrupted", str(error) or type(error).__name__
         raise
-    except SystemExit as error:  # Lightning's SIGTERMException, where another handler ran
-        if not _is_sigterm(error):
-            raise
-        record.status, record.error = "interrupted", "interrupted by SIGTERM"
-        raise Interrupted(signal.SIGTERM) from error
+    except SystemExit as error:  # Lightning's answer to SIGTERM or Ctrl-C under another handler
+        record.status, record.error = "interrupted", f"interrupted (exit {error.code})"
+        if _is_sigterm(error):
+            record.error = "interrupted by SIGTERM"
+            raise Interrupted(signal.SIGTERM) from error
+        raise
     except Exception as error:
         record.status, record.error = "failed", f"{type(error).__name__}: {error}"
         record.traceback = traceback.format_exc()
