@@ -105,7 +105,8 @@ def null_hypothesis_verdict(
         else:
             status = "not rejected"
         if np.isfinite(anova_p):
-            anova_text = f"{a['test_uncapped']} over the uncapped widths p = {_p(anova_p)}"
+            anova_text = f"{str(a['test_uncapped']).capitalize()} over the uncapped widths"
+            anova_text += f" p = {_p(anova_p)}"
             anova_text += f" ({anova_note})" if anova_note else ""
         else:
             anova_text = f"ANOVA over the uncapped widths not run ({anova_note})"
