@@ -105,7 +105,8 @@ def null_hypothesis_verdict(
         else:
             status = "not rejected"
         if np.isfinite(anova_p):
-            anova_text = f"{str(a['test_uncapped']).capitalize()} over the uncapped widths"
+            name = str(a["test_uncapped"])
+            anova_text = f"{name[:1].upper()}{name[1:]} over the uncapped widths"
             anova_text += f" p = {_p(anova_p)}"
             anova_text += f" ({anova_note})" if anova_note else ""
         else:
