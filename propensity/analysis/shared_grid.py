@@ -64,7 +64,7 @@ def read_at(trajectory: pd.DataFrame, densities: np.ndarray) -> pd.DataFrame:
     rows = []
     for d in densities:
         above = ordered[ordered["density"] >= d - GRID_TOLERANCE]
-        if above.empty:
+        if above.empty or ordered["density"].min() > d + GRID_TOLERANCE:  # never got to d
             rows.append({"density": d, "val_acc": np.nan, "val_loss": np.nan})
         else:
             row = above.iloc[0]
