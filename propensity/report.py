@@ -141,9 +141,9 @@ def build_report(
     out = Path(out_dir)
     tables_dir = out / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
-    unreadable = [p for p in getattr(tables, "problems", []) if p.startswith("skipped ")]
+    problems = getattr(tables, "problems", [])
     selection = select_runs(
-        tables.runs, include_unconverged, tables.trajectories, tables.histories, unreadable
+        tables.runs, include_unconverged, tables.trajectories, tables.histories, problems
     )
     counts, n_runs = status_counts(tables.runs), len(tables.runs)
     runs = selection.kept

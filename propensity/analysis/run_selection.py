@@ -95,21 +95,34 @@ def _nan_or_missing(
     return reasons
 
 
+def _in_collectors_words(
+    reason: str, name: str, runs: pd.DataFrame, key: str, problems: Sequence[str]
+) -> str:
+    """The collector's message about this run's `name` file, if a missing file has one."""
+    if not reason.startswith("missing") or "run_dir" not in runs.columns:
+        return reason
+    run_dir = runs.loc[runs["run_key"] == key, "run_dir"].astype(str).iloc[0]
+    path = f"{run_dir.rstrip('/')}/{name}"
+    said = [p for p in problems if path in p and not p.startswith("skipped ")]
+    return said[0] if said else reason
+
+
 def select_runs(
     runs: pd.DataFrame,
     include_unconverged: bool = False,
     trajectories: pd.DataFrame | None = None,
     histories: pd.DataFrame | None = None,
-    unreadable: Sequence[str] = (),
+    problems: Sequence[str] = (),
 ) -> RunSelection:
     """Split the runs table into the runs analysed and the runs left out, with reasons.
 
     Kept: status ``finished`` (plus ``max_epochs_reached`` when `include_unconverged`) with
     an effective density, and, where `trajectories` / `histories` are given, rows in both
-    with no NaN in `TRAJECTORY_VALUES` / `HISTORY_VALUES`. `unreadable` are the collector's
-    messages about records it skipped (`propensity.collect.CollectedResults.problems`
-    starting with ``skipped``); each becomes an excluded row without a run_key. A run gets
-    its first reason only: status, then ED, then trajectory, then history.
+    with no NaN in `TRAJECTORY_VALUES` / `HISTORY_VALUES`. `problems` are the collector's
+    messages (`propensity.collect.CollectedResults.problems`): each record it skipped
+    (``skipped PATH: ...``) becomes an excluded row without a run_key, and a run whose file
+    is missing says why in the collector's words where it has some (``unreadable PATH:
+    ...``). A run gets its first reason only: status, then ED, then trajectory, then history.
     """
     missing = [c for c in ("run_key", "status", "effective_density") if c not in runs.columns]
     if missing:
@@ -136,7 +149,7 @@ def select_runs(
         (histories, HISTORY_VALUES, "history.csv"),
     ):
         for key, reason in _nan_or_missing(candidates, frame, values, name).items():
-            reasons.setdefault(key, reason)
+            reasons.setdefault(key, _in_collectors_words(reason, name, runs, key, problems))
     out = runs["run_key"].astype(str).isin(list(reasons))
     kept = runs[~out].copy()
     kept["model_type"] = labels[~out]
@@ -154,7 +167,8 @@ def select_runs(
     skipped = [
         dict.fromkeys(EXCLUDED_COLUMNS, "")
         | {"reason": f"{REASON_UNREADABLE}: {message.removeprefix('skipped ')}", "width": np.nan}
-        for message in unreadable
+        for message in problems
+        if message.startswith("skipped ")
     ]
     if skipped:
         excluded = pd.concat([excluded, pd.DataFrame(skipped)], ignore_index=True)

@@ -17,7 +17,7 @@ def _runs() -> pd.DataFrame:
     return pd.DataFrame(
         [
             run_row(run_key="ok", width=1.0),
-            run_row(run_key="ok2", width=2.0),
+            run_row(run_key="ok2", width=2.0, run_dir="/r/ok2"),
             run_row(run_key="slow", status="max_epochs_reached", width=2.0),
             run_row(run_key="nan", status="diverged", effective_density=None, error="loss is nan"),
             run_row(run_key="crash", status="failed", effective_density=None, error="OOM"),
@@ -71,12 +71,18 @@ def test_missing_or_nan_files_and_unreadable_records_are_listed():
         include_unconverged=True,
         trajectories=trajectories,
         histories=histories,
-        unreadable=["skipped /r/x/record.json: JSONDecodeError: Expecting value"],
+        problems=[
+            "skipped /r/x/record.json: JSONDecodeError: Expecting value",
+            "unreadable /r/ok2/trajectory.csv: EmptyDataError: No columns to parse from file",
+        ],
     )
     reasons = selection.excluded.set_index("run_key")["reason"]
     assert selection.kept.empty
     assert reasons["ok"] == "NaN in history.csv (val_loss)"
-    assert reasons["ok2"] == "missing trajectory.csv"
+    # Missing from the tables; the collector said why.
+    assert reasons["ok2"] == (
+        "unreadable /r/ok2/trajectory.csv: EmptyDataError: No columns to parse from file"
+    )
     assert reasons["slow"] == "NaN in trajectory.csv (val_acc)"
     unreadable = selection.excluded[selection.excluded["run_key"] == ""]
     assert unreadable["reason"].tolist() == [
@@ -87,3 +93,8 @@ def test_missing_or_nan_files_and_unreadable_records_are_listed():
 def test_a_runs_table_without_status_is_a_one_line_error():
     with pytest.raises(ValueError, match="no column status"):
         select_runs(pd.DataFrame({"run_key": ["a"], "effective_density": [0.5]}))
+
+
+def test_a_missing_file_without_a_collector_message_says_missing():
+    selection = select_runs(_runs(), trajectories=_trajectories(["ok"]), histories=_histories(["ok", "ok2"]))
+    assert selection.excluded.set_index("run_key").loc["ok2", "reason"] == "missing trajectory.csv"

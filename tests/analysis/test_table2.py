@@ -239,3 +239,12 @@ def test_empty_and_degenerate_inputs(degenerate):
     assert "ANOVA needs >= 2" in anova_table(degenerate.runs).iloc[0]["note"]
     empty = degenerate.runs.iloc[0:0]
     assert table2(empty).empty and format_table2(table2(empty), anova_table(empty)).empty
+
+
+def test_a_partly_capped_null_is_welch_but_still_kept_apart():
+    # 1x twins keep 600, 380 and 550 weights; a 0.5x model has 400: two of three capped.
+    partly = pd.DataFrame(sweep({0.5: [300, 320, 310], 1.0: [600, 380, 550]}))
+    narrow = row(table2(partly), "MLP", 0.5)
+    assert narrow["test"] == WELCH and narrow["n_capped"] == 2
+    assert narrow["null_capped"] and narrow["family"] == "capped"
+    assert "2 of 3 null EDs capped at 100%" in narrow["note"]
