@@ -183,7 +183,7 @@ def build_report(
         markdown_table(counts),
         "### Runs left out",
         selection.note(),
-        markdown_table(selection.excluded) if len(selection.excluded) else "",
+        *([markdown_table(selection.excluded)] if len(selection.excluded) else []),
         "## Table 1: prunable weights per model and width",
         "This project's count (`propensity.pruning.total_weights`, the denominator of every ED "
         "here) beside the paper's Table 1, on the paper's inputs (MLP: MNIST 1x28x28, Conv-2 "
