@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import pandas as pd
@@ -22,9 +23,6 @@ from matplotlib.figure import Figure
 
 from propensity.analysis import (
     ANOVA_COLUMNS,
-    ANOVA_MARK,
-    T_TEST_MARK,
-    TEST_COLUMNS,
     anova_table,
     complete_runs,
     ed_by_init,
@@ -43,6 +41,10 @@ from propensity.analysis import (
     validation_loss_curves,
     weight_counts_by_width,
 )
+from propensity.analysis.run_selection import select_runs
+from propensity.analysis.significance import STUDENT_CAVEAT
+from propensity.analysis.table2 import MARKS_LEGEND, format_tests
+from propensity.analysis.verdict import null_hypothesis_verdict
 from propensity.report_mechanisms import mechanisms_part, methods_part
 
 
@@ -126,24 +128,35 @@ def _save_figures(tables: Tables, figures_dir: Path) -> list[tuple[str, str]]:
     return saved
 
 
-def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
+def build_report(
+    tables: Tables, out_dir: str | Path, source: str = "", include_unconverged: bool = False
+) -> Path:
     """Write report.md, figures/ and tables/ for `tables` into `out_dir`; return report.md.
 
     Every number in the report sits beside the sample size behind it, and every missing
-    statistic beside the reason (see `propensity.analysis.table2`).
+    statistic beside the reason (see `propensity.analysis.table2`). Runs are chosen by
+    `propensity.analysis.run_selection.select_runs` (unconverged runs only with
+    `include_unconverged`); the ones left out are listed with their reason.
     """
     out = Path(out_dir)
     tables_dir = out / "tables"
     tables_dir.mkdir(parents=True, exist_ok=True)
-    runs = tables.runs
+    problems = getattr(tables, "problems", [])
+    selection = select_runs(
+        tables.runs, include_unconverged, tables.trajectories, tables.histories, problems
+    )
+    counts, n_runs = status_counts(tables.runs), len(tables.runs)
+    runs = selection.kept
+    tables = SimpleNamespace(runs=runs, trajectories=tables.trajectories, histories=tables.histories)
     done = complete_runs(runs)
-    counts = status_counts(runs)
     t1, observed_counts = table1(), observed_weight_counts(done)
-    t2, anova = table2(runs), anova_table(runs)
+    t2, anova = table2(runs, selection=selection), anova_table(runs, selection=selection)
     pairing = pairing_summary(pair_with_reference(runs)) if len(done) else pd.DataFrame()
     display = format_table2(t2, anova)
+    verdicts = null_hypothesis_verdict(t2, anova)
     csvs = {
         "status_counts": counts,
+        "excluded_runs": selection.excluded,
         "table1_weight_counts": t1,
         "observed_weight_counts": observed_counts,
         "table2": t2,
@@ -163,10 +176,14 @@ def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
 
     sections = [
         "# The propensity for density: report",
-        f"Source: `{source or 'tables given in memory'}`. {len(runs)} runs, {len(done)} of them "
-        "complete with an effective density (ED); only those enter the analysis.",
+        f"Source: `{source or 'tables given in memory'}`. {n_runs} runs, "
+        f"{len(done)} of them complete with an effective density (ED); only those enter the "
+        "analysis.",
         "## Runs by model type and status",
         markdown_table(counts),
+        "### Runs left out",
+        selection.note(),
+        *([markdown_table(selection.excluded)] if len(selection.excluded) else []),
         "## Table 1: prunable weights per model and width",
         "This project's count (`propensity.pruning.total_weights`, the denominator of every ED "
         "here) beside the paper's Table 1, on the paper's inputs (MLP: MNIST 1x28x28, Conv-2 "
@@ -176,19 +193,22 @@ def build_report(tables: Tables, out_dir: str | Path, source: str = "") -> Path:
         "Weights recorded by the runs analysed here (per model, data and width):",
         markdown_table(observed_counts),
         "## Table 2: observed vs null-hypothesis effective density (%)",
-        f"{ANOVA_MARK} on a model type: one-way ANOVA across widths on unpruned weight counts, "
-        f"p < 0.05. {T_TEST_MARK} on a row: unpaired t-test of observed vs null ED, Welch's, "
-        "Holm-adjusted over all rows, p < 0.05. The null ED pairs each run with the 1x run "
-        "of the same model type, init, init seed and data seed, and is capped at 100% "
-        "(section 4.2). n (obs / null): runs with an ED / runs whose 1x twin was found.",
+        f"{MARKS_LEGEND} The null ED pairs each run with the 1x run of the same model type, "
+        "init, init seed and data seed, and is capped at 100% (section 4.2). n (obs / null): "
+        "runs with an ED / runs whose 1x twin was found.",
         markdown_table(display),
+        "### Verdict on the null hypothesis (uncapped widths only)",
+        "\n".join(f"- **{v.model_type}**: {v.summary}" for v in verdicts) or "_(no runs)_",
         "### One-way ANOVA on unpruned weight counts, per model type",
         markdown_table(anova[ANOVA_COLUMNS] if len(anova) else anova),
-        "### t-tests, effect sizes and 95% confidence intervals (ED as fractions)",
-        markdown_table(t2[[c for c in TEST_COLUMNS if c != "note"]] if len(t2) else t2),
+        "### Tests of observed vs null ED, with 95% confidence intervals",
+        "Welch's t-test where the null sample varies; a one-sample t-test against the constant "
+        f"where it does not (no standardized effect size then). {STUDENT_CAVEAT}",
+        markdown_table(format_tests(t2)),
         "### Pairing with the 1x twin",
         markdown_table(pairing),
         "## Figures",
+        f"The figures show the runs analysed. {selection.note()}",
         *[
             f"### {caption}\n\n![{caption}](figures/{stem}.png) ([pdf](figures/{stem}.pdf))"
             for stem, caption in figures
@@ -226,6 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--collect", action="store_true", help="re-collect even if runs.parquet exists"
     )
+    parser.add_argument(
+        "--include-unconverged",
+        action="store_true",
+        help="also analyse runs that stopped at max_epochs before their stop target",
+    )
     args = parser.parse_args(argv)
     try:
         tables = load_tables(args.results_dir, recollect=args.collect)
@@ -238,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     out = Path(args.out) if args.out else Path(args.results_dir) / "report"
-    path = build_report(tables, out, source=str(args.results_dir))
+    path = build_report(
+        tables, out, source=str(args.results_dir), include_unconverged=args.include_unconverged
+    )
     done = len(complete_runs(tables.runs))
     print(f"report: {path} ({len(tables.runs)} runs, {done} with an effective density)")
     return 0

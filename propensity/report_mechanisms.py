@@ -30,6 +30,11 @@ from propensity.analysis.methods import (
 from propensity.analysis.model_types import width_label
 from propensity.analysis.overlap import FRACTION, chance_overlap, format_markdown, overlap_frame
 from propensity.analysis.overlap import overlap_table as overlap_by_width
+from propensity.analysis.shared_grid import (
+    shared_grid_differences,
+    shared_grid_frame,
+    shared_grid_summary,
+)
 from propensity.analysis.similarity import (
     load_correctness_matrix,
     plot_tsne,
@@ -86,6 +91,7 @@ def methods_part(runs: pd.DataFrame, trajectories: pd.DataFrame, figures_dir: Pa
         "two-tailed paired t-test (`scipy.stats.ttest_rel`), 95% CI of the mean difference, "
         "p_holm adjusted over all rows. A positive difference: the method needs more weights.",
         paired,
+        *_shared_grid(runs, trajectories, part),
     ]
     part.figure(
         ed_by_method(runs),
@@ -102,6 +108,26 @@ def methods_part(runs: pd.DataFrame, trajectories: pd.DataFrame, figures_dir: Pa
                 f"Pruning trajectories with {method} pruning, mean +- std",
             )
     return part
+
+
+def _shared_grid(runs: pd.DataFrame, trajectories: pd.DataFrame, part: Part) -> list:
+    """Every method's ED read on each run's shared grid (`propensity.analysis.shared_grid`)."""
+    frame = shared_grid_frame(runs, trajectories)
+    if frame.empty:
+        return []
+    summary, paired = shared_grid_summary(frame), shared_grid_differences(frame)
+    part.csvs |= {"methods_shared_grid": summary, "methods_shared_grid_paired": paired}
+    return [
+        "### Methods on one grid of densities",
+        "ED is the first failing density, so a coarser grid lowers it by itself. Here every "
+        "method of a run is read at the densities of its coarsest trajectory (`grid`, "
+        "edge-popup's when it ran) with the run's threshold; magnitude's accuracy there is "
+        "edge-popup's starting mask (`source` exact) or the nearest level at or above each "
+        "density (own). mean_fine_ed: the method's ED on its own grid, as above.",
+        summary.drop(columns="grid"),
+        f"Paired differences on the shared grid against {REFERENCE} (as above):",
+        paired,
+    ]
 
 
 def _overlap(done: pd.DataFrame, part: Part) -> None:
