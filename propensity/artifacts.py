@@ -45,6 +45,12 @@ def artifact_path(run_dir: str | Path, name: str) -> Path:
     return Path(run_dir) / ARTIFACTS_DIR / name
 
 
+def _savez(path: str, **arrays: np.ndarray) -> None:
+    """``np.savez_compressed`` into exactly `path` (given a path, numpy would append .npz)."""
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
 def prunable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """A CPU copy of the model's prunable weights, keyed by parameter name."""
     return {name: w.detach().to("cpu", copy=True) for name, w in prunable_weights(model)}
@@ -94,7 +100,7 @@ def save_correctness(path: str | Path, correct: torch.Tensor, predicted: torch.T
     bits = np.asarray(correct.cpu(), dtype=bool)
     pred = np.asarray(predicted.cpu())
     dtype = np.uint8 if pred.size == 0 or pred.max() < 256 else np.int64
-    write_atomic(path, lambda tmp: np.savez_compressed(
+    write_atomic(path, lambda tmp: _savez(
         tmp, bits=np.packbits(bits), n=np.int64(bits.size), predicted=pred.astype(dtype)
     ))
 
@@ -186,7 +192,7 @@ def save_activation_statistics(
         for key, value in per_unit.items()
     }
     arrays["layers"] = np.array(list(stats), dtype=str)
-    write_atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    write_atomic(path, lambda tmp: _savez(tmp, **arrays))
 
 
 def load_activation_statistics(path: str | Path) -> dict[str, dict[str, np.ndarray]]:

@@ -19,13 +19,14 @@ from typing import Any
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a temporary path beside `path`, then rename it onto `path`.
 
-    The temporary name ends in `path`'s suffix, so writers that append a missing suffix
-    (``np.savez``) write where they are told. Readable by the group (mkstemp's 0600 would hide
-    results from collaborators) and synced to disk before the rename.
+    The temporary file is ``.<name>.<random>.tmp``, the pattern `records.remove_temporaries`
+    cleans up after a killed job (a writer that appends a missing suffix, as ``np.savez`` does
+    to a path, must be given an open file instead). Readable by the group (mkstemp's 0600
+    would hide results from collaborators) and synced to disk before the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         os.chmod(tmp, 0o644)

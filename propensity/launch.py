@@ -1,16 +1,21 @@
-"""Glue for multiruns: one job per GPU, and a summary of what a sweep did.
+"""Glue for jobs and multiruns: one job per GPU, signals, and a summary of what a sweep did.
 
-Scheduling is Hydra's (joblib on one machine, submitit on SLURM); this module only binds a
-job to a device and reports finished / skipped / failed jobs when the sweep ends.
+Scheduling is Hydra's (joblib on one machine, submitit on SLURM); this module binds a job to
+a device, turns SIGTERM/SIGINT into a visible `Interrupted`, and reports finished / skipped /
+failed jobs when the sweep ends, exiting non-zero when any job failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
+import threading
+import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +27,45 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("propensity")
 JOB_STATUS = "job_status.json"
+TRACEBACK = "traceback.txt"
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: the run stops at once and its record says ``interrupted``.
+
+    A `BaseException`, like `KeyboardInterrupt`, so no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Raise `Interrupted` on SIGTERM/SIGINT while the block runs.
+
+    Only where the handler is still Python's own: a launcher that handles signals itself
+    (submitit checkpoints and requeues preempted SLURM jobs) keeps its handlers. Lightning's
+    SIGTERM handler, installed during ``fit``, calls this one after its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    ours = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    previous = {s: signal.getsignal(s) for s in ours}
+    replaced = [s for s, default in ours.items() if previous[s] is default]
+    for s in replaced:
+        signal.signal(s, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for s in replaced:
+            signal.signal(s, previous[s])
 
 
 def visible_devices() -> list[str]:
@@ -75,31 +119,62 @@ def register_resolvers() -> None:
 
 def write_job_status(
     record: RunRecord | None, skipped: bool = False, error: BaseException | None = None
-) -> None:
-    """Leave this job's outcome in its Hydra job directory for `SweepSummary`."""
+) -> Path | None:
+    """Leave this job's outcome in its Hydra job directory for `SweepSummary`.
+
+    With an `error`, its full traceback goes to ``traceback.txt`` beside it; the path of that
+    file is returned, for the one-line message that names it (None outside Hydra).
+    """
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
-        return
+        return None
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
     status: dict[str, Any] = (
-        {"status": "failed", "error": repr(error)}
+        {"status": "interrupted" if isinstance(error, Interrupted) else "failed",
+         "error": f"{type(error).__name__}: {error}"}
         if record is None
         else {"status": record.status, "run_key": record.run_key, "skipped": skipped}
     )
-    out = Path(HydraConfig.get().runtime.output_dir) / JOB_STATUS
-    out.write_text(json.dumps(status))
+    (job_dir / JOB_STATUS).write_text(json.dumps(status))
+    if error is None:
+        return None
+    (job_dir / TRACEBACK).write_text("".join(traceback.format_exception(error)))
+    return job_dir / TRACEBACK
+
+
+def job_outcomes(sweep_dir: Path) -> dict[Path, str]:
+    """Each job folder of a sweep -> finished / skipped / failed / ...; a job that left no
+    status (killed, or crashed outside the task) counts as failed."""
+    outcomes = {}
+    job_dirs = {p.parent for pattern in ("*/.hydra", f"*/{JOB_STATUS}") for p in sweep_dir.glob(pattern)}
+    for job_dir in sorted(job_dirs):
+        try:
+            status = json.loads((job_dir / JOB_STATUS).read_text())
+        except (OSError, ValueError):
+            outcomes[job_dir] = "failed"
+            continue
+        outcomes[job_dir] = "skipped" if status.get("skipped") else str(status.get("status"))
+    return outcomes
+
+
+# Job outcomes that make a multirun exit non-zero.
+BAD_OUTCOMES = ("failed", "interrupted")
 
 
 class SweepSummary(Callback):
-    """At the end of a multirun, log how many jobs finished, were skipped or failed."""
+    """At the end of a multirun, log how many jobs finished, were skipped or failed, and exit
+    non-zero when any failed, so a script or CI step running the sweep sees it."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        statuses = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob(f"*/{JOB_STATUS}"))]
-        counts = Counter("skipped" if s.get("skipped") else s["status"] for s in statuses)
-        failed = [str(p.parent) for p in sorted(sweep_dir.glob(f"*/{JOB_STATUS}"))
-                  if json.loads(p.read_text())["status"] == "failed"]
+        outcomes = job_outcomes(sweep_dir)
+        counts = Counter(outcomes.values())
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        log.info("sweep done: %s (%d jobs) in %s", summary or "no jobs", len(statuses), sweep_dir)
-        if failed:
-            log.warning("failed jobs' logs: %s", ", ".join(failed))
+        log.info("sweep done: %s (%d jobs) in %s", summary or "no jobs", len(outcomes), sweep_dir)
+        bad = [d for d, outcome in outcomes.items() if outcome in BAD_OUTCOMES]
+        if bad:
+            shown = [str(d / TRACEBACK) if (d / TRACEBACK).is_file() else str(d) for d in bad]
+            log.error("%d job(s) did not finish; tracebacks: %s", len(bad), ", ".join(shown))
+            raise SystemExit(1)

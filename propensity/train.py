@@ -5,12 +5,17 @@
 
 Each run lives in ``<results_dir>/<name>/<run_key>/`` (see `propensity.identity`): asking
 for a finished run again skips it, an interrupted one resumes from its last checkpoint.
+Debugging runs (``debug=fdr|limit|overfit``) live in ``<results_dir>/debug/<run_key>/``,
+start afresh every time and are never collected.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import shutil
+import signal
 import time
 import traceback
 from importlib.metadata import version
@@ -25,13 +30,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from propensity.callbacks import EpochHistory
 from propensity.callbacks.prune_after_fit import PruneAfterFit
-from propensity.identity import batch_seed, run_key
-from propensity.launch import job_device, register_resolvers, write_job_status
+from propensity.checkpoints import AtomicCheckpointIO, readable_checkpoint
+from propensity.identity import DEBUG_NAME, batch_seed, is_debug, run_key
+from propensity.launch import (
+    Interrupted,
+    interruptible,
+    job_device,
+    register_resolvers,
+    write_job_status,
+)
 from propensity.models import initialize
 from propensity.module import Classifier, DivergedError
 from propensity.pruning import total_weights, weights_per_layer
-from propensity.records import TERMINAL, RunRecord
-from propensity.validation import validate
+from propensity.records import TERMINAL, RunRecord, incomplete, load_record, remove_temporaries
+from propensity.validation import ConfigError, validate
 
 log = logging.getLogger("propensity")
 
@@ -39,6 +51,9 @@ log = logging.getLogger("propensity")
 _PACKAGES = ("propensity", "torch", "torchvision", "lightning", "hydra-core", "numpy")
 # Keys of a config group that describe it rather than being constructor arguments.
 _DESCRIPTIVE = ("name", "max_epochs")
+# A run whose unpruned validation accuracy is within this of chance (1/classes) learned
+# nothing: its "effective density" would measure noise, so it gets none.
+UNTRAINED_MARGIN = 0.02
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
@@ -54,14 +69,19 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
 
 
 def run_directory(cfg: DictConfig) -> Path:
-    """``<results_dir>/<name>/<run_key>``: where this experiment's results live."""
-    return Path(cfg.results_dir) / cfg.name / run_key(cfg)
+    """``<results_dir>/<name>/<run_key>``, or ``<results_dir>/debug/<run_key>`` for a debug run."""
+    return Path(cfg.results_dir) / (DEBUG_NAME if is_debug(cfg) else cfg.name) / run_key(cfg)
 
 
 def finished_record(cfg: DictConfig) -> RunRecord | None:
-    """The record of this experiment if an earlier run ended it (finished or diverged)."""
-    previous = _previous_record(run_directory(cfg) / "record.json")
-    return previous if previous is not None and previous.status in TERMINAL else None
+    """The record of this experiment if an earlier run ended it and its results are whole."""
+    if is_debug(cfg):
+        return None
+    run_dir = run_directory(cfg)
+    previous, _ = load_record(run_dir / "record.json")
+    if previous is None or previous.status not in TERMINAL or incomplete(run_dir, previous):
+        return None
+    return previous
 
 
 def train(cfg: DictConfig) -> RunRecord:
@@ -69,18 +89,29 @@ def train(cfg: DictConfig) -> RunRecord:
     validate(cfg)
     key, run_dir = run_key(cfg), run_directory(cfg)
     record_path = run_dir / "record.json"
-    previous = _previous_record(record_path)
+    previous = _heal(cfg, run_dir)
     if cfg.resume and previous is not None and previous.status in TERMINAL:
         log.info("skip %s: already %s in %s", key, previous.status, run_dir)
         return previous
 
     record = _new_record(cfg, key, previous)
+    _use_threads(record, previous if cfg.resume else None)
     record.save(record_path)
     started = time.perf_counter()
     try:
-        _fit_prune_test(cfg, run_dir, record)
+        with interruptible():
+            _fit_prune_test(cfg, run_dir, record)
     except DivergedError as error:
         record.status, record.error = "diverged", str(error)
+    except (Interrupted, KeyboardInterrupt) as error:
+        record.status, record.error = "interrupted", str(error) or type(error).__name__
+        raise
+    except SystemExit as error:  # Lightning's answer to SIGTERM or Ctrl-C under another handler
+        record.status, record.error = "interrupted", f"interrupted (exit {error.code})"
+        if _is_sigterm(error):
+            record.error = "interrupted by SIGTERM"
+            raise Interrupted(signal.SIGTERM) from error
+        raise
     except Exception as error:
         record.status, record.error = "failed", f"{type(error).__name__}: {error}"
         record.traceback = traceback.format_exc()
@@ -94,6 +125,54 @@ def train(cfg: DictConfig) -> RunRecord:
                  _fmt(record.effective_density), record.unpruned_weights, record.total_weights,
                  run_dir)
     return record
+
+
+def _heal(cfg: DictConfig, run_dir: Path) -> RunRecord | None:
+    """Make `run_dir` safe to (re)start in and return the previous record worth trusting.
+
+    A debug run starts from nothing. Otherwise leftover temporaries go; a record that does
+    not validate, or a complete one whose tables are missing or hold NaN, is not a result:
+    the run is retrained from scratch (its checkpoint moved aside).
+    """
+    if is_debug(cfg):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return None
+    if not run_dir.is_dir():
+        return None
+    remove_temporaries(run_dir)
+    previous, problem = load_record(run_dir / "record.json")
+    problem = problem or (incomplete(run_dir, previous) if previous is not None else None)
+    if problem is None:
+        return previous
+    log.warning("%s; retraining %s from scratch", problem, run_dir.name)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        last.replace(last.with_name(f"last.ckpt.before-{time.strftime('%Y%m%dT%H%M%S')}"))
+    return None
+
+
+def _use_threads(record: RunRecord, previous: RunRecord | None) -> None:
+    """Resume with the CPU thread count the run started with: the last bits of a float sum
+    depend on how many threads split it, so bit-identical resumption needs the same count."""
+    import torch
+
+    if previous is not None and previous.status in ("running", "interrupted", "failed") \
+            and previous.cpu_threads and previous.cpu_threads != torch.get_num_threads():
+        log.info("resume with %d CPU threads, as the run started", previous.cpu_threads)
+        torch.set_num_threads(previous.cpu_threads)
+    record.cpu_threads = torch.get_num_threads()
+
+
+def _is_sigterm(error: BaseException) -> bool:
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    return isinstance(error, SIGTERMException)
+
+
+def _untrained(record: RunRecord, num_classes: int) -> bool:
+    """Unpruned validation accuracy within `UNTRAINED_MARGIN` of chance (1/classes)."""
+    base = record.base_val_acc if record.base_val_acc is not None else record.val_acc
+    return base is not None and base <= 1 / num_classes + UNTRAINED_MARGIN
 
 
 def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
@@ -124,10 +203,11 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     try:
         trainer = instantiate(
             cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=run_dir,
-            **job_device(cfg),
+            plugins=[AtomicCheckpointIO()], **job_device(cfg),
         )
+        record.device = str(trainer.strategy.root_device)
         last = run_dir / "checkpoints" / "last.ckpt"
-        resume_from = last if cfg.resume and last.is_file() else None
+        resume_from = readable_checkpoint(last) if cfg.resume and not is_debug(cfg) else None
         if resume_from:
             log.info("resume %s from %s", record.run_key, resume_from)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
@@ -142,6 +222,12 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         record.test_loss, record.test_acc = tested["test/loss"], tested["test/acc"]
         record.status = "finished" if stop_rule.target_met else "max_epochs_reached"
+        if _untrained(record, datamodule.num_classes):
+            record.status = "untrained"
+            record.error = (f"unpruned validation accuracy {_fmt(record.base_val_acc)} is at most "
+                            f"{UNTRAINED_MARGIN:g} above chance (1/{datamodule.num_classes}): no ED")
+            record.effective_density = record.ed_last_pass = record.unpruned_weights = None
+            record.ed_by_threshold, record.ed_by_method = {}, {}
     finally:
         _close(loggers, record)
 
@@ -199,13 +285,6 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _previous_record(path: Path) -> RunRecord | None:
-    try:
-        return RunRecord.load(path)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -213,27 +292,49 @@ def _now() -> str:
 register_resolvers()
 
 
-@hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
+def load_env(folder: Path | None = None) -> None:
+    """Read ``.env`` from the working directory (the project's), before Hydra composes the
+    config, so ``PROPENSITY_RESULTS_DIR`` and ``SLURM_*`` there reach the results and the
+    launcher. Variables already set in the environment win."""
     from dotenv import load_dotenv
 
-    load_dotenv()
-    done = finished_record(cfg) if cfg.resume else None
-    if done is not None:
-        log.info("skip %s: already %s", done.run_key, done.status)
-        write_job_status(done, skipped=True)
-        return done.effective_density
+    load_dotenv((folder or Path.cwd()) / ".env", override=False)
+
+
+@hydra.main(config_path="conf", config_name="train", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
     try:
+        validate(cfg)
+        done = finished_record(cfg) if cfg.resume else None
+        if done is not None:
+            log.info("skip %s: already %s", done.run_key, done.status)
+            write_job_status(done, skipped=True)
+            return done.effective_density
         record = train(cfg)
+    except Interrupted as stop:
+        write_job_status(None, error=stop)
+        log.error("%s: the run's record says interrupted; rerun the command to resume", stop)
+        raise SystemExit(128 + stop.signum) from None
     except Exception as error:
-        write_job_status(None, error=error)
-        if not _is_multirun():
+        where = write_job_status(None, error=error)
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        log.exception("job failed; recorded in its record.json, the sweep goes on")
+        kind = "config error" if isinstance(error, ConfigError) else type(error).__name__
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        log.error("job failed: %s: %s%s", kind, message,
+                  f" (traceback in {where})" if where else "")
+        if not _is_multirun():
+            raise SystemExit(1) from None
         return None
     write_job_status(record)
     return record.effective_density
+
+
+def main() -> None:
+    """``propensity-train`` / ``python -m propensity.train``: ``.env`` first, then Hydra."""
+    load_env()
+    _hydra_main()
 
 
 def _is_multirun() -> bool:

@@ -114,6 +114,9 @@ def test_collect_counts_every_run_once_and_reports_problems(results: Path) -> No
         f"collected 5 runs (3 finished, 1 failed, 1 running) from {results}; "
         "skipped 2 unreadable; 1 duplicates"
     )
+    # The problems outlive the collection: the report lists the unreadable records.
+    back = load(results)
+    assert back.problems == collected.problems and back.skipped == 2
 
 
 def test_runs_schema_flattens_ed_and_drops_mappings(results: Path) -> None:

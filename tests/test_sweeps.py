@@ -59,14 +59,69 @@ def test_local_submitit_launcher_grid_is_idempotent(tmp_path: Path) -> None:
     assert {r.run_key: r.finished_at for r in records(tmp_path / "r")} == finished_at
 
 
-def test_a_failing_job_does_not_stop_the_others(tmp_path: Path) -> None:
+def test_a_failing_job_does_not_stop_the_others_and_the_sweep_exits_non_zero(tmp_path: Path) -> None:
     done = run_cli("-m", "data.val_size=100,5000", "width=0.1", f"results_dir={tmp_path / 'r'}",
                    *FAST, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 1, done.stderr[-2000:]
     by_status = {r.status: r for r in records(tmp_path / "r")}
     assert set(by_status) == {"finished", "failed"}
     assert "data.val_size" in by_status["failed"].error and by_status["failed"].traceback
-    assert "1 failed" in done.stdout + done.stderr
+    log = done.stdout + done.stderr
+    assert "1 failed" in log and "Traceback" not in log
+    [line] = [x for x in log.splitlines() if "job failed" in x]
+    assert "data.val_size=5000" in line and Path(line.rsplit("traceback in ", 1)[1][:-1]).is_file()
+
+
+def test_config_errors_in_a_multirun_are_one_line_each_and_exit_non_zero(tmp_path: Path) -> None:
+    done = run_cli("-m", "width=0,-1", f"results_dir={tmp_path / 'r'}", *FAST, cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 1 and "2 failed (2 jobs)" in log
+    assert "Traceback" not in log and not (tmp_path / "r").exists()  # nothing trained
+    lines = [x for x in log.splitlines() if "job failed" in x]
+    assert len(lines) == 2 and "config error: width=0: must be in (0, 100]" in lines[0]
+    for line in lines:  # the file a message names exists
+        assert Path(line.rsplit("traceback in ", 1)[1][:-1]).is_file()
+
+
+def test_a_bad_single_run_prints_one_line_and_exits_non_zero(tmp_path: Path) -> None:
+    done = run_cli("width=abc", f"results_dir={tmp_path / 'r'}", *FAST, cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert "config error: width=abc: must be a number" in log and "Traceback" not in log
+
+
+def test_sigterm_marks_the_run_interrupted_and_exits_non_zero(tmp_path: Path) -> None:
+    args = ["width=0.1", f"results_dir={tmp_path / 'r'}", "data=digits", "stop=epochs",
+            "stop.max_epochs=200", "logger=none", "optim.lr=0.05"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "propensity.train", *args], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "r").glob("adhoc/*/checkpoints/last.ckpt")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, output[-2000:]
+    [record] = records(tmp_path / "r")
+    assert record.status == "interrupted" and "SIGTERM" in record.error
+    assert "interrupted by SIGTERM" in output
+
+
+def test_dotenv_in_the_working_directory_sets_results_dir_and_slurm_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"PROPENSITY_RESULTS_DIR={tmp_path / 'from_env'}\nSLURM_PARTITION=gpu_queue\n")
+    for key in ("PROPENSITY_RESULTS_DIR", "SLURM_PARTITION"):
+        monkeypatch.delenv(key, raising=False)
+    job = run_cli("--cfg", "job", "--resolve", cwd=tmp_path)
+    assert job.returncode == 0, job.stderr[-2000:]
+    assert f"results_dir: {tmp_path / 'from_env'}" in job.stdout
+    # the slurm launcher's partition, as the composed hydra config resolves it
+    launcher = run_cli("launcher=slurm", "+partition=${hydra:launcher.partition}", "--cfg", "job",
+                       "--resolve", cwd=tmp_path)
+    assert launcher.returncode == 0, launcher.stderr[-2000:]
+    assert "partition: gpu_queue" in launcher.stdout
 
 
 def test_killed_sweep_resumes_from_checkpoint_and_runs_each_job_once(tmp_path: Path) -> None:

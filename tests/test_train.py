@@ -156,3 +156,74 @@ def test_diverged_run_stops_and_never_gets_an_ed(compose_cfg) -> None:
     assert not (run_directory(cfg) / "trajectory.csv").exists()
     assert len(pd.read_csv(run_directory(cfg) / "history.csv")) <= 1
     assert train(cfg).finished_at == record.finished_at  # deterministic: a rerun skips it
+
+
+def test_debug_run_never_makes_the_real_run_skip(compose_cfg) -> None:
+    debug = compose_cfg(*FAST, "debug=fdr")
+    first = train(debug)
+    assert run_directory(debug).parent.name == "debug"
+    assert train(debug).finished_at != first.finished_at  # a debug run is never skipped
+    real = train(compose_cfg(*FAST))
+    assert real.status == "finished" and real.run_key != first.run_key
+    assert real.epochs_trained == 2 and run_directory(compose_cfg(*FAST)).parent.name == "adhoc"
+
+
+def test_untrained_run_gets_no_ed(compose_cfg) -> None:
+    cfg = compose_cfg(*FAST, "optim.lr=1e-6", "stop.max_epochs=1")
+    record = train(cfg)
+    assert record.status == "untrained" and "chance" in record.error
+    assert record.effective_density is None and record.ed_by_method == {}
+    assert train(cfg).finished_at == record.finished_at  # deterministic: a rerun skips it
+
+
+def test_truncated_checkpoint_is_moved_aside_and_the_run_starts_afresh(compose_cfg, caplog) -> None:
+    cfg = compose_cfg(*FAST)
+    train(cfg)
+    run_dir = run_directory(cfg)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    record = RunRecord.load(run_dir / "record.json")
+    record.status = "running"  # as if killed before the run ended
+    record.save(run_dir / "record.json")
+    (run_dir / ".record.json.abc.tmp").write_text("{")  # an interrupted write
+    again = train(cfg)
+    assert again.status == "finished" and again.epochs_trained == 2
+    assert f"unreadable checkpoint {last}" in caplog.text
+    assert list((run_dir / "checkpoints").glob("last.ckpt.unreadable-*"))
+    assert not list(run_dir.rglob("*.tmp"))
+    assert torch.load(last, weights_only=False)["epoch"] == 1  # a new, readable checkpoint
+
+
+@pytest.mark.parametrize("damage", ["wrong_type", "no_trajectory", "nan_history"])
+def test_a_record_that_cannot_be_trusted_is_retrained(compose_cfg, damage: str) -> None:
+    cfg = compose_cfg(*FAST)
+    first = train(cfg)
+    run_dir = run_directory(cfg)
+    if damage == "wrong_type":
+        data = json.loads((run_dir / "record.json").read_text())
+        data["effective_density"] = "0.68"
+        (run_dir / "record.json").write_text(json.dumps(data))
+    elif damage == "no_trajectory":
+        (run_dir / "trajectory.csv").unlink()
+    else:
+        history = pd.read_csv(run_dir / "history.csv")
+        history.loc[1, "val_loss"] = float("nan")
+        history.to_csv(run_dir / "history.csv", index=False)
+    again = train(cfg)
+    assert again.finished_at != first.finished_at and again.status == "finished"
+    assert again.effective_density == first.effective_density  # the same run, retrained
+    assert (run_dir / "trajectory.csv").is_file()
+
+
+def test_record_keeps_threads_and_a_resume_uses_them(compose_cfg) -> None:
+    threads = torch.get_num_threads()
+    cfg = compose_cfg(*FAST, "stop.max_epochs=3")
+    assert train(cfg).cpu_threads == threads
+    run_dir = run_directory(cfg)
+    record = RunRecord.load(run_dir / "record.json")
+    record.status, record.cpu_threads = "interrupted", threads + 1
+    record.save(run_dir / "record.json")
+    try:
+        assert train(cfg).cpu_threads == threads + 1
+    finally:
+        torch.set_num_threads(threads)

@@ -6,6 +6,11 @@ non-1x row. Here every test returns its statistic, p-value and a `note`: an empt
 the test ran; otherwise the note says in words why it could not (too few runs, no variance),
 so a missing number is never a silent NaN. Effect sizes, 95% confidence intervals, Welch's
 variants and a Holm correction are additions.
+
+A null sample with no variance (every null ED capped at 100%, or every 1x twin with the same
+ED) is not a sample but a constant: comparing with it is a one-sample t-test against that
+constant, and `compare_with_null` says so, with no standardized effect size (the pooled
+standard deviation would count the constant as if it had been measured).
 """
 
 from __future__ import annotations
@@ -21,6 +26,15 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_oneway
 
 CONFIDENCE = 0.95
+
+WELCH = "Welch's t-test"
+ONE_SAMPLE = "one-sample t-test vs constant null"
+STUDENT = "Student's t-test (paper's test)"
+STUDENT_CAVEAT = (
+    "Paper's test: Student's unpaired t-test, shown for comparison only; it pools the two "
+    "variances and, against a constant null, counts the constant's runs as degrees of "
+    "freedom, so its p-value is too small."
+)
 
 
 def _clean(values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
@@ -74,6 +88,77 @@ def t_test(
     interval = result.confidence_interval(confidence_level=confidence)
     out |= {"t": float(result.statistic), "p": float(result.pvalue), "df": float(result.df)}
     out |= {"diff_ci_low": float(interval.low), "diff_ci_high": float(interval.high)}
+    return out
+
+
+def one_sample_t_test(
+    values: Sequence[float], constant: float, confidence: float = CONFIDENCE
+) -> dict[str, object]:
+    """Two-tailed one-sample t-test of mean(values) against a known `constant`.
+
+    Returns t, p, df, the mean difference (mean - constant) and its confidence interval, all
+    from `scipy.stats.ttest_1samp`, or a note saying why the test cannot run.
+    """
+    x = _clean(values)
+    out: dict[str, object] = {"t": math.nan, "p": math.nan, "df": math.nan}
+    out |= {"diff": math.nan, "diff_ci_low": math.nan, "diff_ci_high": math.nan, "note": ""}
+    if len(x):
+        out["diff"] = float(x.mean() - constant)
+    if len(x) < 2:
+        out["note"] = f"too few runs (n={len(x)}; needs >= 2)"
+        return out
+    if np.ptp(x) == 0:
+        out["note"] = "every observed value is the same: t is undefined"
+        return out
+    result = stats.ttest_1samp(x, constant)
+    interval = result.confidence_interval(confidence_level=confidence)
+    out |= {"t": float(result.statistic), "p": float(result.pvalue), "df": float(result.df)}
+    out |= {"diff_ci_low": float(interval.low - constant)}
+    out |= {"diff_ci_high": float(interval.high - constant)}
+    return out
+
+
+def compare_with_null(
+    observed: Sequence[float],
+    null: Sequence[float],
+    constant: bool | None = None,
+    confidence: float = CONFIDENCE,
+) -> dict[str, object]:
+    """The test of observed against null ED that the data allow, named (section 4.2).
+
+    A null sample with variance: Welch's unpaired two-tailed t-test, with Cohen's d and
+    Hedges' g. A constant null (`constant`; by default: >= 2 null values, all identical,
+    e.g. capped at 100% or 1x twins sharing one ED): a one-sample t-test against that
+    constant, with the mean difference and its confidence interval and no standardized
+    effect size. One null value is not taken for a constant unless `constant` says so (the
+    cap makes it exact; a single twin's ED is one draw). Either way `student_*` is the
+    paper's unpaired Student test on the same two samples, kept for comparison (see
+    `STUDENT_CAVEAT`). Keys: test, t, df, p, diff, diff_ci_low, diff_ci_high, cohens_d,
+    hedges_g, t_student, df_student, p_student, note.
+    """
+    x, y = _clean(observed), _clean(null)
+    student = t_test(x, y, equal_var=True, confidence=confidence)
+    if constant is None:
+        constant = len(y) >= 2 and np.ptp(y) == 0
+    constant_null = bool(constant) and len(y) >= 1 and np.ptp(y) == 0
+    out: dict[str, object] = {"test": ONE_SAMPLE if constant_null else WELCH}
+    effect: dict[str, object] = {"cohens_d": math.nan, "hedges_g": math.nan, "note": ""}
+    if constant_null:
+        main = one_sample_t_test(x, float(y[0]), confidence)
+        notes = [main["note"]] if main["note"] else []
+        notes.append("null has no variance: no standardized effect size")
+    else:
+        main = t_test(x, y, equal_var=False, confidence=confidence)
+        effect = effect_sizes(x, y)
+        notes = [
+            f"{name}: {part['note']}"
+            for name, part in (("t-test", main), ("effect size", effect))
+            if part["note"]
+        ]
+    out |= {k: main[k] for k in ("t", "df", "p", "diff", "diff_ci_low", "diff_ci_high")}
+    out |= {"cohens_d": effect["cohens_d"], "hedges_g": effect["hedges_g"]}
+    out |= {"t_student": student["t"], "df_student": student["df"], "p_student": student["p"]}
+    out["note"] = "; ".join(notes)
     return out
 
 

@@ -27,7 +27,7 @@ from propensity.records import COMPLETE, RunRecord
 log = logging.getLogger("propensity.collect")
 
 # Directories a run leaves beside its record that never hold another run's record.
-_NOT_RUNS = {"checkpoints", "artifacts", "wandb", "__pycache__"}
+_NOT_RUNS = {"checkpoints", "artifacts", "wandb", "__pycache__", "debug"}  # debug: debug=... runs
 
 
 def collect(results_dir: str | Path, out: str | Path | None = None) -> CollectedResults:

@@ -19,7 +19,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import pandas as pd
 
-from propensity.atomic import write_atomic
+from propensity.atomic import write_atomic, write_text_atomic
 from propensity.records import RunRecord
 
 log = logging.getLogger("propensity.collect")
@@ -31,6 +31,9 @@ FILES = {
 }
 TRAJECTORY_COLUMNS = ["method", "level", "density", "remaining_weights", "val_acc", "val_loss"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+# What the collection left out or found wrong, one message a line, beside the tables, so the
+# report can list unreadable records after the collection's stderr is gone.
+PROBLEMS_FILE = "collect_problems.txt"
 STATUS_ORDER = ["finished", "max_epochs_reached", "diverged", "failed", "running"]
 
 _HINTS = get_type_hints(RunRecord)
@@ -83,6 +86,7 @@ class CollectedResults:
         for name in ("trajectories", "histories", "runs"):
             frame = getattr(self, name)
             write_atomic(out / FILES[name], lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+        write_text_atomic(out / PROBLEMS_FILE, "".join(f"{p}\n" for p in self.problems))
 
 
 def load(directory: str | Path) -> CollectedResults:
@@ -92,7 +96,10 @@ def load(directory: str | Path) -> CollectedResults:
     if missing:
         raise FileNotFoundError(f"{directory} holds no collected results: missing {missing}")
     frames = {key: pd.read_parquet(directory / name) for key, name in FILES.items()}
-    return CollectedResults(**frames, source=str(directory))
+    problems_file = directory / PROBLEMS_FILE
+    problems = problems_file.read_text().splitlines() if problems_file.is_file() else []
+    skipped = sum(p.startswith("skipped ") for p in problems)
+    return CollectedResults(**frames, problems=problems, source=str(directory), skipped=skipped)
 
 
 def report(problems: list[str], message: str) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
 from propensity.analysis import anova_table, complete_runs, methods_present, status_counts, table2
+from propensity.analysis.run_selection import select_runs
+from propensity.analysis.verdict import null_hypothesis_verdict
 from propensity.report.density_section import density_part
-from propensity.report.findings import excluded_runs, findings_part, runs_part
+from propensity.report.findings import findings_part, runs_part
 from propensity.report.mechanisms_section import has_artifacts, mechanisms_part
 from propensity.report.methods_section import methods_part
 from propensity.report.parts import Part, Tables
@@ -19,27 +22,38 @@ SECTIONS = (training_part, density_part, methods_part, mechanisms_part)
 
 
 def build_report(
-    tables: Tables, out_dir: str | Path, source: str = "", excluded: pd.DataFrame | None = None
+    tables: Tables,
+    out_dir: str | Path,
+    source: str = "",
+    include_unconverged: bool = False,
+    excluded: pd.DataFrame | None = None,
 ) -> Path:
     """Write report.md, figures/ and tables/ for `tables` into `out_dir`; return report.md.
 
     Every number in the report sits beside the sample size behind it, and every missing
-    statistic beside the reason (see `propensity.analysis.table2`). `excluded` lists the runs
-    left out of the analysis (columns run_key, reason); by default every run without an ED,
-    and the records the collector could not read (`excluded_runs`).
+    statistic beside the reason (see `propensity.analysis.table2`). Runs are chosen by
+    `propensity.analysis.run_selection.select_runs` (unconverged runs only with
+    `include_unconverged`); the ones left out are listed with their reason (`excluded`, if
+    given, replaces that list: one row per run with at least run_key and reason).
     """
     out = Path(out_dir)
     tables_dir, figures_dir = out / "tables", out / "figures"
     tables_dir.mkdir(parents=True, exist_ok=True)
-    runs = tables.runs
-    done = complete_runs(runs)
-    if excluded is None:
-        excluded = excluded_runs(runs, getattr(tables, "problems", ()))
-    parts = [section(tables, figures_dir) for section in SECTIONS]
-    findings = findings_part(
-        runs, table2(runs), anova_table(runs), methods_present(done), has_artifacts(done)
+    problems = getattr(tables, "problems", [])
+    selection = select_runs(
+        tables.runs, include_unconverged, tables.trajectories, tables.histories, problems
     )
-    parts = [findings, runs_part(runs, status_counts(runs), excluded), *parts]
+    runs = selection.kept
+    analysed = SimpleNamespace(
+        runs=runs, trajectories=tables.trajectories, histories=tables.histories, selection=selection
+    )
+    done = complete_runs(runs)
+    t2 = table2(runs, selection=selection)
+    verdicts = null_hypothesis_verdict(t2, anova_table(runs, selection=selection))
+    findings = findings_part(runs, t2, verdicts, methods_present(done), has_artifacts(done))
+    listed = selection.excluded if excluded is None else excluded
+    runs_section = runs_part(status_counts(tables.runs), listed, selection.note() if excluded is None else "")
+    parts = [findings, runs_section, *(section(analysed, figures_dir) for section in SECTIONS)]
     csvs = {name: frame for part in parts for name, frame in part.csvs.items()}
     for name, frame in csvs.items():
         frame.to_csv(tables_dir / f"{name}.csv", index=False)
@@ -47,8 +61,9 @@ def build_report(
     text = "\n\n".join(
         [
             "# The propensity for density: report",
-            f"Source: `{source or 'tables given in memory'}`. {len(runs):,} runs, {len(done):,} of "
-            "them complete with an effective density (ED); only those enter the analysis.",
+            f"Source: `{source or 'tables given in memory'}`. {len(tables.runs):,} runs, "
+            f"{len(done):,} of them complete with an effective density (ED); only those enter "
+            "the analysis.",
             *(part.render() for part in [*parts, csv_list]),
         ]
     )

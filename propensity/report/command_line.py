@@ -43,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--collect", action="store_true", help="re-collect even if runs.parquet exists"
     )
+    parser.add_argument(
+        "--include-unconverged",
+        action="store_true",
+        help="also analyse runs that stopped at max_epochs before their stop target",
+    )
     args = parser.parse_args(argv)
     try:
         tables = load_tables(args.results_dir, recollect=args.collect)
@@ -55,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     out = Path(args.out) if args.out else Path(args.results_dir) / "report"
-    path = build_report(tables, out, source=str(args.results_dir))
+    path = build_report(
+        tables, out, source=str(args.results_dir), include_unconverged=args.include_unconverged
+    )
     done = len(complete_runs(tables.runs))
     print(f"report: {path} ({len(tables.runs)} runs, {done} with an effective density)")
     return 0

@@ -16,8 +16,6 @@ from matplotlib.figure import Figure
 
 from propensity.analysis import (
     ANOVA_COLUMNS,
-    ANOVA_MARK,
-    T_TEST_MARK,
     anova_table,
     complete_runs,
     ed_by_init,
@@ -34,12 +32,13 @@ from propensity.analysis import (
     weight_counts_by_width,
 )
 from propensity.analysis.model_types import INIT_NAMES
+from propensity.analysis.significance import STUDENT_CAVEAT
+from propensity.analysis.table2 import MARKS_LEGEND, format_tests
+from propensity.analysis.verdict import null_hypothesis_verdict
 from propensity.report.parts import Part, Tables
 
 # The data set each model is counted on in the paper's Table 1 (section 3.1).
 PAPER_DATA = {"mlp": "mnist", "conv2": "cifar10", "resnet": "cifar10"}
-# The t-test columns shown in report.md; tables/table2.csv has every column.
-TESTS_SHOWN = ["model_type", "width", "n_runs", "n_paired", "n_capped", "diff", "p_welch_holm", "note"]
 
 # (file stem, caption, function of the tables); the order of the report.
 FIGURES: list[tuple[str, str, Callable[[Any], Figure]]] = [
@@ -131,26 +130,38 @@ def density_part(tables: Tables, figures_dir: Path) -> Part:
     done = complete_runs(runs)
     part = Part("## Effective density and the null hypothesis (sections 4.1-4.2)")
     table1_part(runs, part)
-    t2, anova = table2(runs), anova_table(runs)
+    # the report's selection (unconverged runs out unless asked for) when it made one
+    selection = getattr(tables, "selection", None)
+    t2 = table2(runs, selection=selection)
+    anova = anova_table(runs, selection=selection)
     pairing = pairing_summary(pair_with_reference(runs)) if len(done) else pd.DataFrame()
     part.csvs["table2"] = t2
     part.add(
         "### Table 2: observed vs null-hypothesis effective density (%)",
-        f"{ANOVA_MARK} on a model type: one-way ANOVA across widths on unpruned weight counts, "
-        f"p < 0.05. {T_TEST_MARK} on a row: unpaired t-test of observed vs null ED, Welch's, "
-        "Holm-adjusted over all rows, p < 0.05. The null ED pairs each run with the 1x run "
-        "of the same model type, init, init seed and data seed, and is capped at 100% "
-        "(section 4.2). n (obs / null): runs with an ED / runs whose 1x twin was found.",
+        f"{MARKS_LEGEND} The null ED pairs each run with the 1x run of the same model type, "
+        "init, init seed and data seed, and is capped at 100% (section 4.2). n (obs / null): "
+        "runs with an ED / runs whose 1x twin was found.",
     )
-    part.table("table2_display", format_table2(t2, anova), hide=("Hedges' g", "p (Welch, Holm)"))
+    part.table("table2_display", format_table2(t2, anova))
+    verdicts = null_hypothesis_verdict(t2, anova)
+    part.add(
+        "### Verdict on the null hypothesis (uncapped widths only)",
+        "\n".join(f"- **{v.model_type}**: {v.summary}" for v in verdicts) or "_(no runs)_",
+    )
     part.add("### One-way ANOVA on unpruned weight counts, per model type")
     part.table("anova", anova, columns=ANOVA_COLUMNS)
-    part.add("### t-tests and 95% confidence intervals (ED as fractions)")
-    part.add(t2[[c for c in TESTS_SHOWN if c in t2.columns]] if len(t2) else t2)
-    part.add("Every statistic (Student's test, effect sizes): [tables/table2.csv](tables/table2.csv).")
+    part.add(
+        "### Tests of observed vs null ED, with 95% confidence intervals",
+        "Welch's t-test where the null sample varies; a one-sample t-test against the constant "
+        f"where it does not (no standardized effect size then). {STUDENT_CAVEAT}",
+    )
+    part.table("table2_tests", format_tests(t2))
+    part.add("Every statistic: [tables/table2.csv](tables/table2.csv).")
     part.add("### Pairing with the 1x twin")
     part.table("pairing", pairing)
     part.add("### Figures")
+    if selection is not None:
+        part.add(f"The figures show the runs analysed. {selection.note()}")
     for stem, caption, draw in FIGURES:
         if note := missing_side(runs, stem):
             part.add(note)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from propensity.analysis import complete_runs
 from propensity.analysis.methods import (
     ed_by_method,
@@ -11,6 +13,11 @@ from propensity.analysis.methods import (
     methods_present,
     paired_differences,
     trajectories_by_method,
+)
+from propensity.analysis.shared_grid import (
+    shared_grid_differences,
+    shared_grid_frame,
+    shared_grid_summary,
 )
 from propensity.pruning.registry import METHOD_NAMES, REFERENCE
 from propensity.report.parts import Part, Tables
@@ -50,6 +57,7 @@ def methods_part(tables: Tables, figures_dir: Path) -> Part:
                  "diff_ci_high", "p_holm", "note"],
         hide=("note",) if paired.get("note", "").eq("").all() else ("diff_ci_low",),
     )
+    _shared_grid(runs, trajectories, part)
     part.figure(
         ed_by_method(runs),
         figures_dir,
@@ -65,3 +73,22 @@ def methods_part(tables: Tables, figures_dir: Path) -> Part:
                 f"Pruning trajectories with {method} pruning, mean +- std",
             )
     return part
+
+
+def _shared_grid(runs: pd.DataFrame, trajectories: pd.DataFrame, part: Part) -> None:
+    """Every method's ED read on each run's shared grid (`propensity.analysis.shared_grid`)."""
+    frame = shared_grid_frame(runs, trajectories)
+    if frame.empty:
+        return
+    summary, paired = shared_grid_summary(frame), shared_grid_differences(frame)
+    part.add(
+        "### Methods on one grid of densities",
+        "ED is the first failing density, so a coarser grid lowers it by itself. Here every "
+        "method of a run is read at the densities of its coarsest trajectory (`grid`, "
+        "edge-popup's when it ran) with the run's threshold; magnitude's accuracy there is "
+        "edge-popup's starting mask (`source` exact) or the nearest level at or above each "
+        "density (own). mean_fine_ed: the method's ED on its own grid, as above.",
+    )
+    part.table("methods_shared_grid", summary, hide=("grid",))
+    part.add(f"Paired differences on the shared grid against {REFERENCE} (as above):")
+    part.table("methods_shared_grid_paired", paired)

@@ -11,7 +11,20 @@ from statsmodels.stats.anova import anova_lm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_oneway
 
-from propensity.analysis.significance import anova, cohens_d, effect_sizes, holm, mean_ci, paired_test, t_test
+from propensity.analysis.significance import (
+    ONE_SAMPLE,
+    STUDENT_CAVEAT,
+    WELCH,
+    anova,
+    cohens_d,
+    compare_with_null,
+    effect_sizes,
+    holm,
+    mean_ci,
+    one_sample_t_test,
+    paired_test,
+    t_test,
+)
 
 A = [0.51, 0.47, 0.55, 0.43, 0.49, 0.52]
 B = [0.21, 0.19, 0.24, 0.18, 0.2]
@@ -115,6 +128,53 @@ def test_mean_ci_matches_the_t_interval():
     assert out["std"] == pytest.approx(np.std(A, ddof=1))
     single = mean_ci([0.4])
     assert single["mean"] == 0.4 and math.isnan(single["std"]) and "1 run" in single["note"]
+
+
+# --- A constant null: a one-sample test, named, with no standardized effect size ---
+
+OBSERVED = [0.28, 0.44, 0.28]  # the quickstart's 2x EDs; their 1x twins all kept 42%
+
+
+def test_one_sample_t_test_equals_scipy_with_the_ci_of_the_difference():
+    ours = one_sample_t_test(OBSERVED, 0.131)
+    ref = stats.ttest_1samp(OBSERVED, 0.131)
+    interval = ref.confidence_interval(0.95)
+    assert (ours["t"], ours["p"], ours["df"]) == pytest.approx((ref.statistic, ref.pvalue, 2))
+    assert ours["diff"] == pytest.approx(np.mean(OBSERVED) - 0.131)
+    assert (ours["diff_ci_low"], ours["diff_ci_high"]) == pytest.approx(
+        (interval.low - 0.131, interval.high - 0.131)
+    )
+    assert "too few runs" in one_sample_t_test([0.3], 0.1)["note"]
+    assert "every observed value is the same" in one_sample_t_test([0.3, 0.3], 0.1)["note"]
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss")
+def test_zero_variance_null_is_a_one_sample_test_without_effect_size():
+    out = compare_with_null(OBSERVED, [0.131] * 3)
+    assert out["test"] == ONE_SAMPLE == "one-sample t-test vs constant null"
+    assert out["p"] == pytest.approx(stats.ttest_1samp(OBSERVED, 0.131).pvalue)
+    assert math.isnan(out["cohens_d"]) and math.isnan(out["hedges_g"])
+    assert "no standardized effect size" in out["note"]
+    # The paper's Student test stays beside it, and its p is smaller (it counts the
+    # constant's three runs as degrees of freedom).
+    student = stats.ttest_ind(OBSERVED, [0.131] * 3, equal_var=True)
+    assert out["p_student"] == pytest.approx(student.pvalue) and out["p_student"] < out["p"]
+
+
+def test_null_with_variance_is_welch_with_effect_sizes():
+    out = compare_with_null(A, B)
+    assert out["test"] == WELCH
+    assert out["p"] == pytest.approx(stats.ttest_ind(A, B, equal_var=False).pvalue)
+    assert out["hedges_g"] == pytest.approx(effect_sizes(A, B)["hedges_g"])
+    assert out["p_student"] == pytest.approx(stats.ttest_ind(A, B).pvalue)
+
+
+def test_one_null_value_is_a_constant_only_when_the_caller_says_so():
+    assert compare_with_null(A, [1.0])["test"] == WELCH  # one draw, not a constant
+    capped = compare_with_null(A, [1.0], constant=True)  # the cap makes it exact
+    assert capped["test"] == ONE_SAMPLE
+    assert capped["p"] == pytest.approx(stats.ttest_1samp(A, 1.0).pvalue)
+    assert STUDENT_CAVEAT.startswith("Paper's test")
 
 
 def test_paired_test_equals_scipy_ttest_rel():

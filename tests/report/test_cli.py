@@ -95,3 +95,29 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     assert "Figure 6 (Glorot vs He) is left out: no complete He runs" in text
     assert len(list((out / "figures").glob("*.png"))) == 7 + len(stems)
     assert text.startswith("# The propensity for density: report") and "## Key findings" in text
+
+
+def test_unconverged_and_unreadable_runs_are_listed_and_the_switch_restores_them(tmp_path):
+    tables = _synthetic().degenerate_tables()
+    slow = tables.runs.assign(run_key="slow", status="max_epochs_reached", init_seed=1)
+    runs = pd.concat([tables.runs, slow], ignore_index=True)
+    trajectories = pd.concat(
+        [tables.trajectories, tables.trajectories.assign(run_key="slow")], ignore_index=True
+    )
+    histories = pd.concat(
+        [tables.histories, tables.histories.assign(run_key="slow")], ignore_index=True
+    )
+    for name, frame in (("runs", runs), ("trajectories", trajectories), ("histories", histories)):
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+    (tmp_path / "collect_problems.txt").write_text("skipped /x/record.json: ValueError: bad\n")
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    excluded = pd.read_csv(tmp_path / "out" / "tables" / "excluded_runs.csv")
+    assert excluded["reason"].str.startswith(("unconverged", "unreadable record")).all()
+    assert "1 unconverged run(s) left out (`--include-unconverged` puts them back)" in text
+    assert "unreadable record: /x/record.json: ValueError: bad" in text
+    assert pd.read_csv(tmp_path / "out" / "tables" / "table2.csv")["n_runs"].tolist() == [1]
+    out = tmp_path / "with"
+    assert main([str(tmp_path), "--out", str(out), "--include-unconverged"]) == 0
+    assert pd.read_csv(out / "tables" / "table2.csv")["n_runs"].tolist() == [2]
+    assert len(pd.read_csv(out / "tables" / "excluded_runs.csv")) == 1  # the unreadable record
