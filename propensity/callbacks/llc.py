@@ -9,6 +9,7 @@ the experiment loggers; `summary` holds the record's ``llc_*`` fields.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,9 @@ class LLCEstimation(L.Callback):
         estimate = estimate_llc(pl_module.model, dm.x_train, dm.y_train, **self.settings)
         seconds = time.perf_counter() - started
         write_text_atomic(self.out_dir / "llc_traces.csv", estimate.traces_frame().to_csv(index=False))
-        self.summary = {
-            "llc_mean": estimate.mean,
-            "llc_std": estimate.std,
+        self.summary = {  # NaN (a chain diverged) is recorded as null, which JSON can hold
+            "llc_mean": _finite_or_none(estimate.mean),
+            "llc_std": _finite_or_none(estimate.std),
             "llc_valid": estimate.valid,
             "llc_reason": estimate.reason or None,
         }
@@ -59,3 +60,7 @@ class LLCEstimation(L.Callback):
             elif isinstance(logger, CSVLogger):
                 logger.log_metrics(metrics)
                 logger.save()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

@@ -29,6 +29,14 @@ def test_run_records_the_estimate_and_the_traces(compose_cfg) -> None:
     assert len(traces) == 2 * 10 and traces.chain.nunique() == 2
 
 
+def test_diverged_chains_are_recorded_as_invalid_with_their_reason(compose_cfg) -> None:
+    record = train(compose_cfg(*FAST, *SMALL, "llc.lr=100", "llc.localization=0"))
+    assert record.status == "finished"  # the run itself stands; only its LLC is invalid
+    assert record.llc_valid is False
+    assert "diverged" in record.llc_reason
+    assert record.llc_mean is None or math.isfinite(record.llc_mean)
+
+
 def test_without_llc_nothing_is_estimated(compose_cfg) -> None:
     cfg = compose_cfg(*FAST)
     record = train(cfg)
@@ -52,7 +60,8 @@ def test_missing_devinterp_is_a_one_line_error_before_training(compose_cfg, monk
 
 @pytest.mark.parametrize(
     ("override", "match"),
-    [("llc.lr=0", "llc.lr=0"), ("llc.nbeta=-1", "llc.nbeta=-1"), ("llc.num_draws=1", "llc.num_draws=1"),
+    [("llc.lr=0", "llc.lr=0"), ("llc.num_chains=1", "llc.num_chains=1"), ("llc.nbeta=-1", "llc.nbeta=-1"),
+     ("llc.num_draws=1", "llc.num_draws=1"),
      ("llc.batch_size=1", "llc.batch_size=1")],
 )
 def test_bad_settings_are_one_line_errors(compose_cfg, override: str, match: str) -> None:
