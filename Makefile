@@ -6,12 +6,12 @@ RESULTS ?= results
 
 .PHONY: install test test-fast lint demo report bench clean
 
-install: $(BIN)/propensity-train          ## venv + editable install with dev extras
+install: $(BIN)/propensity-train          ## venv + editable install with dev and llc extras
 
 $(BIN)/propensity-train: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,llc]"
 	touch $@
 
 lint: install                             ## ruff over code, tests and benchmarks; the import layers

@@ -45,7 +45,9 @@ LOGISTICS: tuple[str, ...] = (
 
 # Keys of groups without a ``_target_`` added after run keys existed: dotted key -> the value
 # that gives the behaviour of the runs recorded before the key existed.
-LATER_DEFAULTS: dict[str, Any] = {}
+LATER_DEFAULTS: dict[str, Any] = {
+    "llc": {"name": "none"},  # no learning-coefficient estimate (beyond the paper)
+}
 
 # Trainer settings that make a run a debugging run (lightning-hydra-template's ``debug/``).
 DEBUG_TRAINER_KEYS: tuple[str, ...] = (

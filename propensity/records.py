@@ -79,6 +79,11 @@ class RunRecord:
     never_degraded: bool | None = None
     ed_by_threshold: dict[str, float] = field(default_factory=dict)
     ed_by_method: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # learning coefficient (beyond the paper); filled with llc=sgld, never averaged when invalid
+    llc_mean: float | None = None
+    llc_std: float | None = None
+    llc_valid: bool | None = None
+    llc_reason: str | None = None
     # provenance; bit-identical numbers need the same thread count (see the README)
     cpu_threads: int | None = None
     device: str | None = None

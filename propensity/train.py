@@ -198,7 +198,8 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
         dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False,
     )
-    callbacks = [stop_rule, history, pruning, *_artifact_callbacks(cfg, run_dir), checkpoint]
+    llc = _llc_callback(cfg, run_dir)
+    callbacks = [stop_rule, history, pruning, *llc, *_artifact_callbacks(cfg, run_dir), checkpoint]
     loggers = _loggers(cfg, run_dir, record)
     try:
         trainer = instantiate(
@@ -217,7 +218,7 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
         best = history.frame().set_index("epoch").loc[stop_rule.stop_epoch]
         record.train_loss, record.train_acc = float(best.train_loss), float(best.train_acc)
         record.val_loss, record.val_acc = float(best.val_loss), float(best.val_acc)
-        for key, value in pruning.summary.items():
+        for key, value in [*pruning.summary.items(), *(llc[0].summary.items() if llc else ())]:
             setattr(record, key, value)
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         record.test_loss, record.test_acc = tested["test/loss"], tested["test/acc"]
@@ -239,6 +240,14 @@ def _artifact_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     from propensity.callbacks.save_artifacts import SaveArtifacts
 
     return [SaveArtifacts(run_dir=run_dir, **flags)]
+
+
+def _llc_callback(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
+    if cfg.get("llc") is None or cfg.llc.name == "none":
+        return []
+    from propensity.callbacks.llc import LLCEstimation
+
+    return [LLCEstimation(run_dir, **OmegaConf.to_container(cfg.llc, resolve=True))]
 
 
 def _loggers(cfg: DictConfig, run_dir: Path, record: RunRecord) -> list[Any]:

@@ -38,7 +38,7 @@ class ConfigError(ValueError):
 def validate(cfg: DictConfig) -> None:
     """Raise `ConfigError` for the first invalid key of a composed training config."""
     for check in (_check_numbers_resolve, _check_top, _check_data, _check_optim, _check_stop,
-                  _check_pruning, _check_artifacts, _check_trainer, _check_paths):
+                  _check_pruning, _check_artifacts, _check_trainer, _check_paths, _check_llc):
         check(cfg)
 
 
@@ -236,3 +236,24 @@ def _check_paths(cfg: DictConfig) -> None:
     if not os.access(existing, os.W_OK):
         raise _fail("results_dir", value, f"cannot write in {existing}",
                     "point results_dir at a folder you can write")
+
+
+LLC_ESTIMATORS = ("none", "sgld")
+
+
+def _check_llc(cfg: DictConfig) -> None:
+    """The learning-coefficient settings (beyond the paper), checked before any training."""
+    if cfg.get("llc") is None or _choice(cfg, "llc.name", LLC_ESTIMATORS) == "none":
+        return
+    from propensity.llc import devinterp_available
+
+    if not devinterp_available():
+        raise _fail("llc", "sgld", "needs devinterp", "pip install propensity[llc] (or set llc=none)")
+    number(cfg, "llc.lr", 0, math.inf, "an SGLD step size, e.g. llc.lr=4e-4", low_open=True)
+    number(cfg, "llc.localization", 0, math.inf, "e.g. llc.localization=100")
+    if cfg.llc.nbeta is not None:
+        number(cfg, "llc.nbeta", 0, math.inf, "e.g. llc.nbeta=100, or null for batch_size / log(batch_size)",
+               low_open=True)
+    for key, low in {"num_chains": 2, "num_draws": 2, "num_burnin_steps": 0, "num_steps_bw_draws": 1,
+                     "batch_size": 2, "seed": 0}.items():
+        number(cfg, f"llc.{key}", low, MAX_COUNT, f"an integer >= {low}", integer=True)
