@@ -14,8 +14,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-# Data keys that say where the files are or how fast they are read, not what they are.
-_DATA_LOGISTICS = ("root", "download", "eval_batch_size", "verify_checksums", "whole_epoch")
+# Data keys that say where the files are or how fast they are read, not what they are, and
+# the data set's default_lr, which is hashed where it takes effect (as optim.lr).
+_DATA_LOGISTICS = ("root", "download", "eval_batch_size", "verify_checksums", "whole_epoch",
+                   "default_lr")
 
 
 def scientific_config(cfg: DictConfig) -> dict[str, Any]:

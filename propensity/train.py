@@ -15,30 +15,31 @@ import time
 import traceback
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from propensity.callbacks import EpochHistory
-from propensity.callbacks.pruning_sweep import PruningSweep
+from propensity.console import quiet_third_party
 from propensity.identity import batch_seed, run_key
 from propensity.launch import job_device, register_resolvers, write_job_status
-from propensity.models import initialize
-from propensity.module import Classifier, DivergedError
-from propensity.pruning import total_weights, weights_per_layer
 from propensity.records import TERMINAL, RunRecord
 from propensity.validation import validate
+
+if TYPE_CHECKING:
+    import lightning as L
+
+# Lightning, torch and the training modules are imported inside the functions that train,
+# so `--help`, `--cfg` and shell completion answer in well under two seconds.
 
 log = logging.getLogger("propensity")
 
 # Packages whose versions each record keeps, for reproducing a result later.
 _PACKAGES = ("propensity", "torch", "torchvision", "lightning", "hydra-core", "numpy")
 # Keys of a config group that describe it rather than being constructor arguments.
-_DESCRIPTIVE = ("name", "max_epochs")
+_DESCRIPTIVE = ("name", "max_epochs", "default_lr")
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
@@ -77,6 +78,8 @@ def train(cfg: DictConfig) -> RunRecord:
     record = _new_record(cfg, key, previous)
     record.save(record_path)
     started = time.perf_counter()
+    from propensity.module import DivergedError
+
     try:
         _fit_prune_test(cfg, run_dir, record)
     except DivergedError as error:
@@ -98,6 +101,14 @@ def train(cfg: DictConfig) -> RunRecord:
 
 def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     """Data -> model -> fit with the stop rule -> prune -> test, filling `record` in."""
+    import lightning as L
+
+    from propensity.callbacks import EpochHistory, EpochProgress
+    from propensity.callbacks.pruning_sweep import PruningSweep
+    from propensity.models import initialize
+    from propensity.module import Classifier
+    from propensity.pruning import total_weights, weights_per_layer
+
     L.seed_everything(batch_seed(cfg.init_seed, cfg.data_seed), verbose=False)
     datamodule = build(
         cfg.data, data_seed=cfg.data_seed, batch_seed=batch_seed(cfg.init_seed, cfg.data_seed)
@@ -120,6 +131,8 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
         save_on_train_epoch_end=True, enable_version_counter=False,
     )
     callbacks = [stop_rule, history, pruning, *_artifact_callbacks(cfg, run_dir), checkpoint]
+    if cfg.get("progress", True):
+        callbacks.append(EpochProgress())
     loggers = _loggers(cfg, run_dir, record)
     try:
         trainer = instantiate(
@@ -218,6 +231,7 @@ def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
     from dotenv import load_dotenv
 
+    quiet_third_party()
     load_dotenv()
     done = finished_record(cfg) if cfg.resume else None
     if done is not None:
