@@ -171,29 +171,25 @@ def _artifact_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
 def _loggers(cfg: DictConfig, run_dir: Path, record: RunRecord) -> list[Any]:
     if cfg.logger.name == "none":
         return []
-    logger = build(cfg.logger, save_dir=run_dir, **(
-        {"run_name": record.run_key} if cfg.logger.name == "wandb" else {"version": ""}))
-    logger.log_hyperparams(_flat_identity(record))
+    if cfg.logger.name == "wandb":  # save_dir from its config: all runs under one wandb/ folder
+        logger = build(cfg.logger, run_name=record.run_key)
+    else:
+        logger = build(cfg.logger, save_dir=run_dir, version="")
+    logger.log_hyperparams({"run_key": record.run_key, **record.config})  # nested: group by any key
     return [logger]
 
 
 def _close(loggers: list[Any], record: RunRecord) -> None:
-    """Finish each W&B run, so every job of an in-process multirun is a run of its own."""
+    """Put the record in each W&B run's summary, then finish the run, so every job of an
+    in-process multirun is a run of its own and `propensity.collect --wandb` reads it back."""
     from lightning.pytorch.loggers import WandbLogger
 
+    summary = {k: v for k, v in record.to_dict().items()
+               if v is not None and k not in ("config", "traceback")}
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.summary.update(
-                {"status": record.status, "test_acc": record.test_acc, "val_acc": record.val_acc}
-            )
+            logger.experiment.summary.update(summary)
             logger.experiment.finish()
-
-
-def _flat_identity(record: RunRecord) -> dict[str, Any]:
-    """The config as flat keys, so dashboards can group runs by width, optimiser, seeds."""
-    keys = ("run_key", "experiment", "model", "data", "optim", "lr", "init", "width",
-            "init_seed", "data_seed", "stop", "batch_size")
-    return {k: getattr(record, k) for k in keys}
 
 
 def _new_record(cfg: DictConfig, key: str, previous: RunRecord | None) -> RunRecord:
