@@ -10,8 +10,14 @@ import logging
 import warnings
 
 # Lightning's INFO banners ("GPU available: ...", "TPU available", the litlogger and
-# litmodels tips) all go through this logger; its warnings still come through.
-_BANNER_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+# litmodels tips, the Tensor Cores hint), the per-job "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES"
+# and the "`weights_only` was not set" of every resumed run; their warnings still come through.
+_BANNER_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning.pytorch.accelerators.cuda",
+    "lightning.pytorch.trainer.connectors.checkpoint_connector",
+)
 
 # Warnings that say nothing about this project's runs, matched on the start of their message.
 _KNOWN_WARNINGS = (
