@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RESULTS ?= results
 
-.PHONY: install test test-fast lint demo report bench clean
+.PHONY: install train test test-fast lint demo report bench clean
 
 install: $(BIN)/propensity-train          ## venv + editable install with dev and llc extras
 
@@ -13,6 +13,9 @@ $(BIN)/propensity-train: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,llc]"
 	touch $@
+
+train: install                            ## one run, or a sweep with -m: make train ARGS="width=2 init_seed=1"
+	$(BIN)/python -m propensity.train $(ARGS)
 
 lint: install                             ## ruff over code, tests and benchmarks; the import layers
 	$(BIN)/ruff check propensity tests benchmarks

@@ -31,11 +31,14 @@ LOGISTICS: tuple[str, ...] = (
     "resume",
     "device_from_job",            # launcher=gpus: which GPU, not what is computed on it
     "logger",
+    "tags",                       # W&B labels
+    "progress",                   # per-epoch console lines
     "data.root",                  # where the files are ...
     "data.download",
     "data.verify_checksums",
     "data.eval_batch_size",       # ... and how fast they are read
     "data.whole_epoch",
+    "data.default_lr",            # hashed where it takes effect, as optim.lr
     "trainer.accelerator",        # the device type is recorded, not hashed (see the README)
     "trainer.devices",            # always 1 (refused otherwise by propensity.validation)
     "trainer.enable_progress_bar",

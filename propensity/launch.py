@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from propensity.console import duration
 
 if TYPE_CHECKING:
     from propensity.records import RunRecord
@@ -163,9 +166,56 @@ def job_outcomes(sweep_dir: Path) -> dict[Path, str]:
 BAD_OUTCOMES = ("failed", "interrupted")
 
 
+def sweep_size(multirun_yaml: Path) -> int | None:
+    """How many jobs the basic sweeper launches for the sweep saved in `multirun_yaml`.
+
+    The product of the sweep's value lists (``hydra.sweeper.params`` and the command line's
+    ``key=a,b,c``), counted as Hydra's `BasicSweeper` expands them; None for other sweepers.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    saved = OmegaConf.load(multirun_yaml)
+    if "BasicSweeper" not in str(OmegaConf.select(saved, "hydra.sweeper._target_")):
+        return None
+    params = OmegaConf.select(saved, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()] + list(saved.hydra.overrides.task)
+    overrides = OverridesParser.create().parse_overrides(arguments)
+    return len(BasicSweeper.split_arguments(overrides, None)[0])
+
+
+def sweep_progress(sweep_dir: Path, now: float | None = None) -> str:
+    """``3/12 jobs done, ~1m20s left``: finished job folders against the sweep's size.
+
+    Time left extrapolates the sweep's throughput so far (jobs done per second since
+    Hydra saved ``multirun.yaml``), so parallel workers are accounted for.
+    """
+    done = len(list(sweep_dir.glob(f"*/{JOB_STATUS}")))
+    saved = sweep_dir / "multirun.yaml"
+    total = sweep_size(saved) if saved.is_file() else None
+    if total is None or done < 1:
+        return f"{done} jobs done"
+    elapsed = (time.time() if now is None else now) - saved.stat().st_mtime
+    left = elapsed / done * max(total - done, 0)
+    return f"{done}/{total} jobs done, ~{duration(left)} left"
+
+
 class SweepSummary(Callback):
     """At the end of a multirun, log how many jobs finished, were skipped or failed, and exit
     non-zero when any failed, so a script or CI step running the sweep sees it."""
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+        if hydra_cfg is None or hydra_cfg.mode != RunMode.MULTIRUN:
+            return
+        job_dir = Path(hydra_cfg.runtime.output_dir)
+        status = job_dir / JOB_STATUS
+        saved = json.loads(status.read_text()) if status.is_file() else {"status": "failed"}
+        outcome = "skipped" if saved.get("skipped") else saved["status"]
+        log.info("job %s %s: %s", hydra_cfg.job.num, outcome, sweep_progress(job_dir.parent))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -20,17 +20,14 @@ import time
 import traceback
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import lightning as L
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from propensity.callbacks import EpochHistory
-from propensity.callbacks.prune_after_fit import PruneAfterFit
-from propensity.checkpoints import AtomicCheckpointIO, readable_checkpoint
+from propensity.console import quiet_third_party
 from propensity.identity import DEBUG_NAME, batch_seed, is_debug, run_key
 from propensity.launch import (
     Interrupted,
@@ -39,18 +36,21 @@ from propensity.launch import (
     register_resolvers,
     write_job_status,
 )
-from propensity.models import initialize
-from propensity.module import Classifier, DivergedError
-from propensity.pruning import total_weights, weights_per_layer
 from propensity.records import TERMINAL, RunRecord, incomplete, load_record, remove_temporaries
 from propensity.validation import ConfigError, validate
+
+if TYPE_CHECKING:
+    import lightning as L
+
+# Lightning, torch and the training modules are imported inside the functions that train,
+# so `--help`, `--cfg` and shell completion answer in well under two seconds.
 
 log = logging.getLogger("propensity")
 
 # Packages whose versions each record keeps, for reproducing a result later.
 _PACKAGES = ("propensity", "torch", "torchvision", "lightning", "hydra-core", "numpy")
 # Keys of a config group that describe it rather than being constructor arguments.
-_DESCRIPTIVE = ("name", "max_epochs")
+_DESCRIPTIVE = ("name", "max_epochs", "default_lr")
 # A run whose unpruned validation accuracy is within this of chance (1/classes) learned
 # nothing: its "effective density" would measure noise, so it gets none.
 UNTRAINED_MARGIN = 0.02
@@ -98,6 +98,8 @@ def train(cfg: DictConfig) -> RunRecord:
     _use_threads(record, previous if cfg.resume else None)
     record.save(record_path)
     started = time.perf_counter()
+    from propensity.module import DivergedError
+
     try:
         with interruptible():
             _fit_prune_test(cfg, run_dir, record)
@@ -177,6 +179,15 @@ def _untrained(record: RunRecord, num_classes: int) -> bool:
 
 def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     """Data -> model -> fit with the stop rule -> prune -> test, filling `record` in."""
+    import lightning as L
+
+    from propensity.callbacks import EpochHistory, EpochProgress
+    from propensity.callbacks.prune_after_fit import PruneAfterFit
+    from propensity.checkpoints import AtomicCheckpointIO, readable_checkpoint
+    from propensity.models import initialize
+    from propensity.module import Classifier
+    from propensity.pruning import total_weights, weights_per_layer
+
     L.seed_everything(batch_seed(cfg.init_seed, cfg.data_seed), verbose=False)
     datamodule = build(
         cfg.data, data_seed=cfg.data_seed, batch_seed=batch_seed(cfg.init_seed, cfg.data_seed)
@@ -200,6 +211,8 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     )
     llc = _llc_callback(cfg, run_dir)
     callbacks = [stop_rule, history, pruning, *llc, *_artifact_callbacks(cfg, run_dir), checkpoint]
+    if cfg.get("progress", True):
+        callbacks.append(EpochProgress())
     loggers = _loggers(cfg, run_dir, record)
     try:
         trainer = instantiate(
@@ -253,29 +266,25 @@ def _llc_callback(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
 def _loggers(cfg: DictConfig, run_dir: Path, record: RunRecord) -> list[Any]:
     if cfg.logger.name == "none":
         return []
-    logger = build(cfg.logger, save_dir=run_dir, **(
-        {"run_name": record.run_key} if cfg.logger.name == "wandb" else {"version": ""}))
-    logger.log_hyperparams(_flat_identity(record))
+    if cfg.logger.name == "wandb":  # save_dir from its config: all runs under one wandb/ folder
+        logger = build(cfg.logger, run_name=record.run_key)
+    else:
+        logger = build(cfg.logger, save_dir=run_dir, version="")
+    logger.log_hyperparams({"run_key": record.run_key, **record.config})  # nested: group by any key
     return [logger]
 
 
 def _close(loggers: list[Any], record: RunRecord) -> None:
-    """Finish each W&B run, so every job of an in-process multirun is a run of its own."""
+    """Put the record in each W&B run's summary, then finish the run, so every job of an
+    in-process multirun is a run of its own and `propensity.collect --wandb` reads it back."""
     from lightning.pytorch.loggers import WandbLogger
 
+    summary = {k: v for k, v in record.to_dict().items()
+               if v is not None and k not in ("config", "traceback")}
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.summary.update(
-                {"status": record.status, "test_acc": record.test_acc, "val_acc": record.val_acc}
-            )
+            logger.experiment.summary.update(summary)
             logger.experiment.finish()
-
-
-def _flat_identity(record: RunRecord) -> dict[str, Any]:
-    """The config as flat keys, so dashboards can group runs by width, optimiser, seeds."""
-    keys = ("run_key", "experiment", "model", "data", "optim", "lr", "init", "width",
-            "init_seed", "data_seed", "stop", "batch_size")
-    return {k: getattr(record, k) for k in keys}
 
 
 def _new_record(cfg: DictConfig, key: str, previous: RunRecord | None) -> RunRecord:
@@ -313,6 +322,7 @@ def load_env(folder: Path | None = None) -> None:
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> float | None:
     """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
+    quiet_third_party()
     try:
         validate(cfg)
         done = finished_record(cfg) if cfg.resume else None

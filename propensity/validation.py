@@ -18,9 +18,6 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # The allowed pruning values live beside the code that implements them.
-from propensity.pruning.effective_density import MODES as THRESHOLD_MODES
-from propensity.pruning.masks import SCHEDULES, STEP_RANGE
-from propensity.pruning.registry import METHOD_NAMES as METHODS
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 # Larger than any setting of the paper by orders of magnitude, small enough to fail in a
@@ -155,6 +152,12 @@ def _check_stop(cfg: DictConfig) -> None:
 
 
 def _check_pruning(cfg: DictConfig) -> None:
+    # The allowed values live beside the code that implements them; imported here, not at
+    # module import, so the entry point's --help stays free of torch.
+    from propensity.pruning.effective_density import MODES as THRESHOLD_MODES
+    from propensity.pruning.masks import SCHEDULES, STEP_RANGE
+    from propensity.pruning.registry import METHOD_NAMES as METHODS
+
     p = "pruning"
     number(cfg, f"{p}.step", *STEP_RANGE, "e.g. pruning.step=0.02", low_open=True)
     _choice(cfg, f"{p}.schedule", SCHEDULES)

@@ -341,3 +341,16 @@ def test_duplicate_keeps_latest_finished_copy(tmp_path: Path) -> None:
     make_run(root, "g", "k", finished_at="2026-02-01T00:00:00", val_loss=1.0)
     collected = collect(root)
     assert collected.runs["val_loss"].tolist() == [1.0] and collected.duplicates == 2
+
+
+def test_relative_results_path_is_found_from_a_notebooks_folder(tmp_path: Path) -> None:
+    """A kernel runs in notebooks/; the path was meant from where jupyter was started."""
+    from propensity.collect import results_path
+
+    (tmp_path / "results" / "quickstart").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    found = results_path("results/quickstart", start=tmp_path / "notebooks")
+    assert found == tmp_path / "results" / "quickstart"
+    assert results_path(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # absolute: as given
+    with pytest.raises(FileNotFoundError, match=r"results/nowhere not found in .*absolute path"):
+        results_path("results/nowhere", start=tmp_path / "notebooks")

@@ -94,13 +94,14 @@ def test_wandb_offline_run_writes_summary_and_trajectory_table(compose_cfg) -> N
     cfg = compose_cfg(*FAST, "logger=wandb")
     train(cfg)
     run_dir = run_directory(cfg)
-    logs = list(run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    logs = list(Path(cfg.results_dir).glob("wandb/offline-run-*/run-*.wandb"))
     assert len(logs) == 1
     stream = logs[0].read_bytes()
     for key in (b"effective_density", b"unpruned_weights", b"total_weights", b"base_val_acc",
                 b"pruning/accuracy_vs_density", b"init_seed", b"width", b"run_key"):
         assert key in stream, key
-    tables = list(run_dir.glob("wandb/offline-run-*/files/media/table/pruning/trajectory_*.json"))
+    tables = list(Path(cfg.results_dir).glob(
+        "wandb/offline-run-*/files/media/table/pruning/trajectory_*.json"))
     assert len(tables) == 1
     table = json.loads(tables[0].read_text())
     trajectory = pd.read_csv(run_dir / "trajectory.csv")

@@ -1,6 +1,7 @@
 """Lightning callbacks: cross-cutting work around training, each a thin layer over pure code."""
 
 from propensity.callbacks.history import EpochHistory
+from propensity.callbacks.progress import EpochProgress
 from propensity.callbacks.stopping import (
     RestoreBestValLoss,
     StopAtTrainLoss,
@@ -8,4 +9,11 @@ from propensity.callbacks.stopping import (
     TrainForEpochs,
 )
 
-__all__ = ["EpochHistory", "RestoreBestValLoss", "StopAtTrainLoss", "StopRule", "TrainForEpochs"]
+__all__ = [
+    "EpochHistory",
+    "EpochProgress",
+    "RestoreBestValLoss",
+    "StopAtTrainLoss",
+    "StopRule",
+    "TrainForEpochs",
+]

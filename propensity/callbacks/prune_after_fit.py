@@ -106,7 +106,8 @@ class PruneAfterFit(L.Callback):
 
 
 def _log_wandb(logger: WandbLogger, frame: pd.DataFrame, summary: dict[str, Any]) -> None:
-    """Summary metrics and the trajectory as a table with an accuracy-vs-density line plot."""
+    """Summary metrics and the trajectory as a table with an accuracy-vs-density line plot,
+    one line per pruning method (the table's ``method`` column)."""
     import wandb
 
     run = logger.experiment
@@ -115,7 +116,7 @@ def _log_wandb(logger: WandbLogger, frame: pd.DataFrame, summary: dict[str, Any]
         {
             "pruning/trajectory": table,
             "pruning/accuracy_vs_density": wandb.plot.line(
-                table, "density", "val_acc", title="Validation accuracy vs density"
+                table, "density", "val_acc", stroke="method", title="Validation accuracy vs density"
             ),
         }
     )

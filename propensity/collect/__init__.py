@@ -56,7 +56,7 @@ Both join ``runs.parquet`` on ``run_key``; only the kept copy of a duplicate con
 
 from propensity.collect.cli import main
 from propensity.collect.from_wandb import collect_wandb
-from propensity.collect.local import collect
+from propensity.collect.local import collect, results_path
 from propensity.collect.tables import CollectedResults, load
 
-__all__ = ["CollectedResults", "collect", "collect_wandb", "load", "main"]
+__all__ = ["CollectedResults", "collect", "collect_wandb", "load", "main", "results_path"]

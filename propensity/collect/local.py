@@ -28,6 +28,29 @@ log = logging.getLogger("propensity.collect")
 
 # Directories a run leaves beside its record that never hold another run's record.
 _NOT_RUNS = {"checkpoints", "artifacts", "wandb", "__pycache__", "debug"}  # debug: debug=... runs
+# The checkout (for an editable install): relative results paths are tried against it last.
+_REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def results_path(path: str | Path, start: str | Path | None = None) -> Path:
+    """Where a results directory named relative to the repository or a launch directory is.
+
+    A Jupyter kernel runs in the notebook's folder, not where ``jupyter lab`` was started, so
+    ``PROPENSITY_RESULTS=results/quickstart`` is tried against `start` (default: the working
+    directory), each of its parents, then the repository; the first existing one wins.
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    here = Path.cwd() if start is None else Path(start).resolve()
+    tried = [here, *here.parents, _REPOSITORY]
+    for base in tried:
+        if (base / path).is_dir():
+            return base / path
+    raise FileNotFoundError(
+        f"results directory {path} not found in {here}, its parents or {_REPOSITORY}; "
+        "give an absolute path or run `make demo` first"
+    )
 
 
 def collect(results_dir: str | Path, out: str | Path | None = None) -> CollectedResults:

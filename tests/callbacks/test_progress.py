@@ -1,0 +1,41 @@
+"""One log line per epoch with the time left, and the switch that turns the lines off."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from propensity.callbacks.progress import time_left
+from propensity.console import duration
+from propensity.train import train
+from tests.conftest import FAST
+
+
+def test_time_left_extrapolates_the_mean_epoch_time() -> None:
+    assert time_left(10.0, 5, 95) == pytest.approx(190.0)
+    assert time_left(3.0, 3, 0) == 0.0
+    with pytest.raises(ValueError, match="epochs_done=0"):
+        time_left(1.0, 0, 10)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(4.4, "4s"), (59.6, "1m00s"), (185, "3m05s"),
+                                               (7620, "2h07m")])
+def test_duration_is_short(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_one_line_per_epoch_unless_switched_off(compose_cfg, caplog, progress: bool) -> None:
+    cfg = compose_cfg(*FAST, "stop.max_epochs=3", f"progress={str(progress).lower()}")
+    with caplog.at_level(logging.INFO, logger="propensity"):
+        train(cfg)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    if not progress:
+        assert lines == []
+        return
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    for line in lines:
+        assert "train loss " in line and "val acc 0." in line
+        assert "elapsed" in line and "left" in line
+    assert lines[-1].endswith("<=0s left")
