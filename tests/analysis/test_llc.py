@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import run_row
 
 from propensity.analysis.llc import (
     figure_llc_by_width,
@@ -20,6 +19,7 @@ from propensity.analysis.llc import (
     read_traces,
     valid_llc,
 )
+from tests.analysis.synthetic import run_row
 
 # (width, unpruned weights, llc mean, valid) for one model type; 2 valid + 1 invalid per width
 RUNS = [
