@@ -68,6 +68,7 @@ class RunRecord:
     ed_by_threshold: dict[str, float] = field(default_factory=dict)
     ed_by_method: dict[str, dict[str, Any]] = field(default_factory=dict)
     # provenance
+    cohort_size: int = 1  # members trained together as one stacked model (propensity.cohort)
     wall_time_s: float | None = None
     started_at: str | None = None
     finished_at: str | None = None

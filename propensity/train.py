@@ -214,11 +214,15 @@ register_resolvers()
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float | list[float | None] | None:
     """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
     from dotenv import load_dotenv
 
     load_dotenv()
+    if cfg.get("cohort_members"):  # a job of several seeds (propensity.sweeper)
+        from propensity.cohort_run import main_cohort
+
+        return main_cohort(cfg)
     done = finished_record(cfg) if cfg.resume else None
     if done is not None:
         log.info("skip %s: already %s", done.run_key, done.status)

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from propensity.cohort.pool import Pool, evaluate, member_losses
+from propensity.cohort.pool import Pool, member_losses, validation_metrics
 from propensity.cohort.stacked import StackedModel, stack, unstack
 from propensity.data.batches import epoch_permutation
 
@@ -130,13 +130,13 @@ def fit(
                 sums[:, 0] += losses * y.shape[1]
                 sums[:, 1] += (logits.argmax(dim=2) == y).sum(dim=1)
         cohort.eval()
-        val_totals = (evaluate(cohort, val, val.index(active), eval_batch_size) / val.n).tolist()
-        train_sums = (sums / train.n).tolist()
+        val_metrics = validation_metrics(cohort, val, val.index(active), eval_batch_size)
+        train_sums = sums.tolist()
         keep = []
         for position, m in enumerate(active):
-            row = {"epoch": epoch + 1, "train_loss": train_sums[position][0],
-                   "train_acc": train_sums[position][1], "val_loss": val_totals[position][1],
-                   "val_acc": val_totals[position][0]}
+            (loss_sum, correct), (val_loss, val_acc) = train_sums[position], val_metrics[position]
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / train.n,
+                   "train_acc": correct / train.n, "val_loss": val_loss, "val_acc": val_acc}
             result = results[m]
             result.history.append(row)
             result.epochs_trained = epoch + 1
