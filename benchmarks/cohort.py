@@ -43,11 +43,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(device: torch.device, fn: Callable[..., object], *args: object, **kw: object) -> float:
-    sync(device)
+def timed(on: torch.device, fn: Callable[..., object], *args: object, **kw: object) -> float:
+    """Seconds `fn(*args, **kw)` takes, the device synchronised before and after."""
+    sync(on)
     start = time.perf_counter()
     fn(*args, **kw)
-    sync(device)
+    sync(on)
     return time.perf_counter() - start
 
 

@@ -282,10 +282,22 @@ def member_configs(cfg: DictConfig) -> list[DictConfig]:
     return out
 
 
-def main_cohort(cfg: DictConfig) -> list[float | None]:
-    """The Hydra job of one cohort: train it, leave the job status, return members' EDs."""
-    from propensity.launch import write_job_status
+def main_cohort(cfg: DictConfig) -> list[float | None] | None:
+    """The Hydra job of one cohort: train it, leave the job status, return members' EDs.
 
-    records = train_cohort(member_configs(cfg))
-    write_job_status(records[0], skipped=all(r.cohort_size == 1 for r in records))
+    As for a single run's job, a failure is recorded (in each member's ``record.json`` and
+    the job's status) and the multirun goes on; the job status names the first member.
+    """
+    from propensity.launch import write_job_status
+    from propensity.train import _is_multirun
+
+    try:
+        records = train_cohort(member_configs(cfg))
+    except Exception as error:
+        write_job_status(None, error=error)
+        if not _is_multirun():
+            raise
+        log.exception("cohort job failed; recorded in its members' record.json, the sweep goes on")
+        return None
+    write_job_status(records[0])
     return [r.effective_density for r in records]

@@ -69,19 +69,33 @@ class MemberResult:
 
 
 @torch.no_grad()
-def _keep(cohort: StackedModel, optimizer: torch.optim.Optimizer, keep: list[int]) -> None:
-    """Slice the stack and the optimiser state down to the positions `keep`, in place."""
+def _keep(
+    cohort: StackedModel, optimizer: torch.optim.Optimizer, factory: OptimizerFactory,
+    keep: list[int],
+) -> torch.optim.Optimizer:
+    """Slice the stack down to the positions `keep`; return an optimiser with sliced state.
+
+    New parameter tensors (autograd records a leaf's shape) and a new optimiser over them,
+    whose per-element state (momentum, Adam's moments, Adagrad's sums) is the old state's
+    rows `keep`; scalar state such as the step count is shared by all members and kept.
+    """
     index = torch.tensor(keep, device=next(cohort.parameters()).device)
     k = cohort.members
-    for param in cohort.parameters():
-        state = optimizer.state.get(param, {})
-        for name, value in state.items():
-            if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] == k:
-                state[name] = value.index_select(0, index).contiguous()
-        param.data = param.data.index_select(0, index).contiguous()
+    old = list(cohort.parameters())
+    for key, param in list(cohort.params.items()):
+        cohort.params[key] = nn.Parameter(param.detach().index_select(0, index).contiguous())
     for name, buf in list(cohort.named_buffers()):
         setattr(cohort, name, buf.index_select(0, index).contiguous())
     cohort.members = len(keep)
+    sliced = factory(cohort.parameters())
+    for before, after in zip(old, cohort.parameters(), strict=True):
+        state = optimizer.state.get(before, {})
+        sliced.state[after] = {
+            name: value.index_select(0, index).contiguous()
+            if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] == k else value
+            for name, value in state.items()
+        }
+    return sliced
 
 
 def _member_state(cohort: StackedModel, position: int) -> dict[str, torch.Tensor]:
@@ -152,7 +166,7 @@ def fit(
         if len(keep) < len(active):
             active = [active[p] for p in keep]
             if active:
-                _keep(cohort, opt, keep)
+                opt = _keep(cohort, opt, optimizer, keep)
         if not active:
             break
     for position, m in enumerate(active):
