@@ -1,21 +1,19 @@
-"""A Hydra sweeper that groups the jobs of one grid cell into cohorts.
+"""Grouping a multirun's jobs into cohorts: the logic of the ``CohortSweeper`` Hydra plugin.
 
-Hydra's basic sweeper makes one job per point of the grid. This one makes the same points,
-then merges the jobs that differ only in ``init_seed`` and ``data_seed`` into jobs of up to
-``cohort`` members (the top-level config key; 1 keeps one job per run). A merged job
-carries its members' seeds in ``+cohort_members=[[init_seed,data_seed],...]`` (null: the
-seed the config sets, not swept) and its
-first member's seeds as its own, so launchers (``launcher=gpus``, ``launcher=slurm``)
-spread cohorts as they spread jobs, and `propensity.train.main` hands such a job to
-`propensity.cohort_run.main_cohort`. Users' commands do not change.
+Hydra's basic sweeper makes one job per point of the grid. The cohort sweeper
+(``hydra_plugins/propensity_cohort``; Hydra loads plugins only from that namespace) makes
+the same points, then merges the jobs that differ only in ``init_seed`` and ``data_seed``
+into jobs of up to ``cohort`` members (the top-level config key; 1 keeps one job per run).
+A merged job carries its members' seeds in ``+cohort_members=[[init_seed,data_seed],...]``
+(null: the seed the config sets, not swept) and its first member's seeds as its own, so
+launchers (``launcher=gpus``, ``launcher=slurm``) spread cohorts as they spread jobs, and
+`propensity.train.main` hands such a job to `propensity.cohort_run.main_cohort`. Users'
+commands do not change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
 SEED_KEYS: tuple[str, ...] = ("init_seed", "data_seed")
 MEMBERS_KEY = "cohort_members"
@@ -31,8 +29,8 @@ def group_jobs(jobs: Sequence[Sequence[str]], cohort: int) -> list[list[str]]:
         raise ValueError(f"cohort={cohort!r} must be a positive integer (1 = single runs)")
     groups: dict[tuple[str, ...], list[tuple[list[str], tuple[str, str]]]] = {}
     for job in jobs:
-        rest = tuple(o for o in job if _key(o) not in SEED_KEYS)
-        seeds = {_key(o): o.split("=", 1)[1] for o in job if _key(o) in SEED_KEYS}
+        rest = tuple(o for o in job if key_of(o) not in SEED_KEYS)
+        seeds = {key_of(o): o.split("=", 1)[1] for o in job if key_of(o) in SEED_KEYS}
         groups.setdefault(rest, []).append(
             (list(job), (seeds.get("init_seed", ""), seeds.get("data_seed", "")))
         )
@@ -48,21 +46,6 @@ def group_jobs(jobs: Sequence[Sequence[str]], cohort: int) -> list[list[str]]:
     return out
 
 
-def _key(override: str) -> str:
+def key_of(override: str) -> str:
+    """The config key an override sets (``+a.b=1`` -> ``a.b``)."""
     return override.split("=", 1)[0].lstrip("+~")
-
-
-class CohortSweeper(BasicSweeper):
-    """`BasicSweeper` whose job batches are cohorts of up to ``cohort`` seeds (see module doc)."""
-
-    def get_job_batch(self) -> Sequence[Sequence[str]]:
-        batch = super().get_job_batch()
-        assert self.config is not None
-        cohort = self.config.get("cohort", 1)
-        return group_jobs(batch, cohort) if cohort != 1 else batch
-
-    def sweep(self, arguments: list[str]) -> Any:
-        assert self.config is not None
-        if any(_key(a) == "cohort" and "," in a for a in arguments):
-            raise ValueError("cohort cannot be swept; set one value, e.g. cohort=10")
-        return super().sweep(arguments)

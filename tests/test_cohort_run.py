@@ -25,7 +25,7 @@ def test_each_member_is_recorded_under_its_single_run_key(compose_cfg, tmp_path)
         assert saved.cohort_size == 2 and single.cohort_size == 1
         assert saved.effective_density == single.effective_density
         assert saved.train_loss == pytest.approx(single.train_loss, abs=1e-5)
-        assert saved.test_acc == pytest.approx(single.test_acc, abs=1e-9)
+        assert saved.test_acc == pytest.approx(single.test_acc, abs=1e-6)
         assert pd.read_csv(run_directory(cfg) / "history.csv").epoch.tolist() == [1, 2]
         assert (run_directory(cfg) / "trajectory.csv").is_file()
     again = train_cohort(cfgs)  # finished members are skipped
@@ -33,7 +33,7 @@ def test_each_member_is_recorded_under_its_single_run_key(compose_cfg, tmp_path)
 
 
 def test_members_of_different_cells_are_refused(compose_cfg) -> None:
-    with pytest.raises(ValueError, match="cohort members differ in 'width'"):
+    with pytest.raises(ValueError, match=r"cohort members differ in .model.*only init_seed and data_seed"):
         check_cohort([compose_cfg(*FAST), compose_cfg(*FAST, "width=0.5")])
 
 
