@@ -45,6 +45,17 @@ class Pool:
         return (base + offsets).to(self.x.device)
 
     def batches(self, index: torch.Tensor, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``K x B`` batches of `index`'s columns; when every member reads the same rows (one
+        shared split in stored order, as in evaluation) a slice expanded over K, no gather."""
+        if bool((index == index[:1]).all()):
+            k = index.shape[0]
+            for start in range(0, index.shape[1], size):
+                rows = index[0, start : start + size]
+                lo, hi = int(rows[0]), int(rows[-1]) + 1
+                x, y = (self.x[lo:hi], self.y[lo:hi]) if hi - lo == len(rows) else (
+                    self.x[rows], self.y[rows])
+                yield x.unsqueeze(0).expand(k, *x.shape), y.unsqueeze(0).expand(k, -1)
+            return
         for start in range(0, index.shape[1], size):
             idx = index[:, start : start + size]
             yield self.x[idx], self.y[idx]
