@@ -16,6 +16,14 @@ Every member has its own batch order; all share one data split, as the init seed
 data seed do. Printed: median seconds, the cohort's speedup, and each side's GFLOP/s
 (training counted as 3 forward passes) beside ``torch.mm``'s rate on a 2048^3 product on
 the same device. ``--quick`` only checks that everything runs (small sizes, 1 repeat).
+
+First figures, shared 2-core CPU (load ~0.3-1.6 from other jobs), K=10, ONE repeat,
+reduced sizes (MLP 11,000 training / 1,000 validation samples; Conv-2 1,000 / 200), torch.mm
+130 GFLOP/s: training epoch MLP 0.1x 2.17x (target 1.8x), MLP 1x 0.98x (target 1.4x, not
+met), Conv-2 0.1x 0.73x (target 1.2x, not met: grouped convolutions with 6 channels per
+group run slower per FLOP on this CPU than the single models' convolutions); pruning
+trajectory (after slicing the shared validation split) MLP 0.1x 1.07x (target 1.3x, not
+met), MLP 1x 0.88x, Conv-2 0.1x 0.49x. To be rerun at full size on a quiet machine.
 """
 
 from __future__ import annotations
