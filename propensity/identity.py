@@ -29,6 +29,7 @@ LOGISTICS: tuple[str, ...] = (
     "name",                       # the folder above the run key
     "results_dir",
     "resume",
+    "cohort",                     # seeds trained as one stacked model; recorded as cohort_size
     "device_from_job",            # launcher=gpus: which GPU, not what is computed on it
     "logger",
     "tags",                       # W&B labels

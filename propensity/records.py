@@ -87,6 +87,7 @@ class RunRecord:
     # provenance; bit-identical numbers need the same thread count (see the README)
     cpu_threads: int | None = None
     device: str | None = None
+    cohort_size: int = 1  # members trained together as one stacked model (propensity.cohort)
     wall_time_s: float | None = None
     started_at: str | None = None
     finished_at: str | None = None

@@ -323,6 +323,10 @@ def load_env(folder: Path | None = None) -> None:
 def _hydra_main(cfg: DictConfig) -> float | None:
     """Hydra entry point; in a multirun a failed job is recorded and the sweep goes on."""
     quiet_third_party()
+    if cfg.get("cohort_members"):  # a job of several seeds (propensity.sweeper)
+        from propensity.cohort_run import main_cohort
+
+        return main_cohort(cfg)
     try:
         validate(cfg)
         done = finished_record(cfg) if cfg.resume else None

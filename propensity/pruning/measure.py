@@ -158,16 +158,25 @@ def measure_trajectory(
             m.training = training
         if bar is not None:
             bar.close()
-    # runs: [seed, level, split, (correct, loss)] -> per-sample means
-    sizes = torch.tensor([len(x) for x, _ in data], dtype=torch.float64)
-    per_seed = torch.stack(runs) / sizes.view(1, 1, -1, 1)
+    sizes = [len(x) for x, _ in data]
+    return assemble(plans[0], torch.stack(runs), sizes, method, x_test is not None)
+
+
+def assemble(
+    p0: PruningPlan, runs: torch.Tensor, sizes: Sequence[int], method: str, test: bool
+) -> Trajectory:
+    """The `Trajectory` of per-level totals ``runs[seed, level, split, (correct, loss)]``.
+
+    Totals become per-sample means over each split's `sizes`; with several mask seeds the
+    metrics are their mean and the spread goes to ``extra``. Shared with the cohort sweep
+    (`propensity.cohort.prune`), which computes the same totals for many models at once.
+    """
+    per_seed = runs / torch.tensor(sizes, dtype=torch.float64).view(1, 1, -1, 1)
     mean = per_seed.mean(dim=0)
-    p0 = plans[0]
     extra: dict[str, list[float]] = {}
-    if len(seeds) > 1:
+    if runs.shape[0] > 1:
         std = per_seed.std(dim=0)
         extra = {"val_acc_std": std[:, 0, 0].tolist(), "val_loss_std": std[:, 0, 1].tolist()}
-    test = x_test is not None
     return Trajectory(
         level=list(range(p0.levels)),
         density=[p0.density(k) for k in range(p0.levels)],

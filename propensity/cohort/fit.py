@@ -1,0 +1,211 @@
+"""Training a cohort: K runs of one grid cell as one stacked model (section 3.1).
+
+Each member keeps what makes it its own run: its initial weights (the single model's,
+stacked bitwise), its training and validation split, its batch order
+(`propensity.data.batches.epoch_permutation` of its batch seed and the epoch, as the single
+run draws it) and its stop rule. One optimiser steps all members at once on the sum of
+their mean losses: the gradient of a sum is each member's own gradient, and SGD, Adam and
+Adagrad without weight decay (section 3.1) update every element from its own gradient and
+state, so each member takes its single run's step. A member leaves the stack when its rule
+stops it (``train_loss``) or its loss diverges; its parameters and optimiser state are
+sliced out, so the others train on unchanged and no compute is spent on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from propensity.cohort.pool import Pool, member_losses, validation_metrics
+from propensity.cohort.stacked import StackedModel, stack, unstack
+from propensity.data.batches import epoch_permutation
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+StopName = Literal["epochs", "train_loss", "val_loss_min"]
+STOP_RULES: tuple[str, ...] = ("epochs", "train_loss", "val_loss_min")
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """The stop rules of section 3.1, as `propensity.callbacks.stopping` applies them."""
+
+    name: StopName
+    max_epochs: int
+    target: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.name not in STOP_RULES:
+            raise ValueError(f"stop={self.name!r} is unknown; use one of {STOP_RULES}")
+        if self.max_epochs < 1:
+            raise ValueError(f"stop.max_epochs={self.max_epochs} must be at least 1")
+
+
+@dataclass
+class Member:
+    """One run's data: its splits (tensors may be shared with other members) and batch seed."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    batch_seed: int
+
+
+@dataclass
+class MemberResult:
+    """What the single run's callbacks report: history rows, stop epoch, outcome."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    stop_epoch: int | None = None
+    target_met: bool = False
+    status: str = "running"  # finished | max_epochs_reached | diverged
+    error: str | None = None
+    epochs_trained: int = 0
+
+
+@torch.no_grad()
+def _keep(
+    cohort: StackedModel, optimizer: torch.optim.Optimizer, factory: OptimizerFactory,
+    keep: list[int],
+) -> torch.optim.Optimizer:
+    """Slice the stack down to the positions `keep`; return an optimiser with sliced state.
+
+    New parameter tensors (autograd records a leaf's shape) and a new optimiser over them,
+    whose per-element state (momentum, Adam's moments, Adagrad's sums) is the old state's
+    rows `keep`; scalar state such as the step count is shared by all members and kept.
+    """
+    index = torch.tensor(keep, device=next(cohort.parameters()).device)
+    k = cohort.members
+    old = list(cohort.parameters())
+    for key, param in list(cohort.params.items()):
+        cohort.params[key] = nn.Parameter(param.detach().index_select(0, index).contiguous())
+    for name, buf in list(cohort.named_buffers()):
+        setattr(cohort, name, buf.index_select(0, index).contiguous())
+    cohort.members = len(keep)
+    sliced = factory(cohort.parameters())
+    for before, after in zip(old, cohort.parameters(), strict=True):
+        state = optimizer.state.get(before, {})
+        sliced.state[after] = {
+            name: value.index_select(0, index).contiguous()
+            if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] == k else value
+            for name, value in state.items()
+        }
+    return sliced
+
+
+def _member_state(cohort: StackedModel, position: int) -> dict[str, torch.Tensor]:
+    """Member `position`'s parameters and buffers under the single model's names, on the CPU."""
+    names = cohort.names + cohort.buffer_names
+    return {n: cohort.tensor(n)[position].detach().to("cpu", copy=True) for n in names}
+
+
+def fit(
+    models: Sequence[nn.Module],
+    members: Sequence[Member],
+    optimizer: OptimizerFactory,
+    stop: StopRule,
+    batch_size: int,
+    eval_batch_size: int = 10_000,
+    device: torch.device | str = "cpu",
+) -> list[MemberResult]:
+    """Train `models` (initialised single models, one per member) as one cohort.
+
+    Each model ends holding its member's final weights (for ``val_loss_min`` the restored
+    best epoch), as the single run's model would; the results hold each member's epoch
+    history (the rows of ``history.csv``), stop epoch and outcome.
+    """
+    if len(models) != len(members):
+        raise ValueError(f"{len(models)} models but {len(members)} members")
+    device = torch.device(device)
+    cohort = stack(models).to(device)
+    opt = optimizer(cohort.parameters())
+    train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
+    val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
+    results = [MemberResult() for _ in members]
+    active = list(range(len(members)))  # member id at each stack position
+    best: dict[int, tuple[float, dict[str, torch.Tensor]]] = {}
+    finals: dict[int, dict[str, torch.Tensor]] = {}
+    for epoch in range(stop.max_epochs):
+        cohort.train()
+        orders = torch.stack([epoch_permutation(train.n, members[m].batch_seed, epoch) for m in active])
+        sums = torch.zeros(len(active), 2, device=device)  # loss x n, correct (as the module)
+        for x, y in train.batches(train.index(active, orders), batch_size):
+            logits = cohort(x)
+            losses = member_losses(logits, y)
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            opt.step()
+            with torch.no_grad():
+                sums[:, 0] += losses * y.shape[1]
+                sums[:, 1] += (logits.argmax(dim=2) == y).sum(dim=1)
+        cohort.eval()
+        val_metrics = validation_metrics(cohort, val, val.index(active), eval_batch_size)
+        train_sums = sums.tolist()
+        keep = []
+        for position, m in enumerate(active):
+            (loss_sum, correct), (val_loss, val_acc) = train_sums[position], val_metrics[position]
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / train.n,
+                   "train_acc": correct / train.n, "val_loss": val_loss, "val_acc": val_acc}
+            result = results[m]
+            result.history.append(row)
+            result.epochs_trained = epoch + 1
+            leaves = _apply_stop(stop, result, row, epoch, best, m, cohort, position)
+            if not math.isfinite(row["train_loss"]):
+                result.status = "diverged"
+                result.error = f"training loss is {row['train_loss']} at epoch {epoch}"
+                leaves = True
+            if leaves:
+                finals[m] = _member_state(cohort, position)
+            else:
+                keep.append(position)
+        if len(keep) < len(active):
+            active = [active[p] for p in keep]
+            if active:
+                opt = _keep(cohort, opt, optimizer, keep)
+        if not active:
+            break
+    for position, m in enumerate(active):
+        finals[m] = _member_state(cohort, position)
+    for m, (model, result) in enumerate(zip(models, results, strict=True)):
+        state = best[m][1] if stop.name == "val_loss_min" and m in best else finals[m]
+        if stop.name == "val_loss_min" and m in best and result.status != "diverged":
+            result.target_met = True
+        model.load_state_dict(state)
+        if result.status == "running":
+            result.status = "finished" if result.target_met else "max_epochs_reached"
+    return results
+
+
+def _apply_stop(
+    stop: StopRule,
+    result: MemberResult,
+    row: dict[str, float],
+    epoch: int,
+    best: dict[int, tuple[float, dict[str, torch.Tensor]]],
+    member: int,
+    cohort: StackedModel,
+    position: int,
+) -> bool:
+    """Apply the stop rule after an epoch, as its callback does; True when the member stops."""
+    if stop.name == "epochs":
+        result.stop_epoch = epoch + 1
+        result.target_met = result.stop_epoch >= stop.max_epochs
+        return False
+    if stop.name == "train_loss":
+        result.stop_epoch = epoch + 1
+        if row["train_loss"] <= stop.target:
+            result.target_met = True
+            return True
+        return False
+    if row["val_loss"] < best.get(member, (math.inf, {}))[0]:
+        best[member] = (row["val_loss"], _member_state(cohort, position))
+        result.stop_epoch = epoch + 1
+    return False
+
+
+__all__ = ["Member", "MemberResult", "StopRule", "fit", "unstack"]

@@ -1,0 +1,154 @@
+"""K models of one architecture stacked along a leading member dimension (section 3.1).
+
+The runs of one grid cell differ only in their seeds, so their weights can live in one
+tensor per layer (``K x out x in``) and train as one: dense layers are one
+``torch.baddbmm`` over the members, convolutions one grouped convolution (``groups=K``
+over the members' concatenated channels), BatchNorm one call whose channels are the
+members' channels, so its statistics stay per member. Nothing mixes members, so member
+k's outputs and gradients are those of its single model (up to the summation order of
+the batched kernels).
+
+`stack` builds the cohort from K initialised single models (each member's weights are
+its model's, bitwise) and `unstack` writes member k back into a single model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from propensity.models import MLP, Conv2, ResNet
+from propensity.models.resnet import ResidualBlock
+
+__all__ = ["StackedModel", "stack", "stackable", "unstack"]
+
+
+def _stacked(tensors: Sequence[torch.Tensor]) -> nn.Parameter:
+    return nn.Parameter(torch.stack([t.detach() for t in tensors]).contiguous())
+
+
+class StackedModel(nn.Module):
+    """A cohort of K single models of one class; ``forward`` maps ``K x B x ...`` to ``K x B x classes``.
+
+    Parameters and buffers keep the single model's dotted names with a leading member
+    dimension, so ``state_dict()[name][k]`` is member k's tensor and a single model's
+    names (`propensity.pruning.prunable_weights`) index the stack directly.
+    """
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not models:
+            raise ValueError("a cohort needs at least one model")
+        kind = type(models[0])
+        if kind not in (MLP, Conv2, ResNet) or any(type(m) is not kind for m in models):
+            raise ValueError(
+                f"cannot stack {sorted({type(m).__name__ for m in models})}; a cohort holds "
+                "models of one class among MLP, Conv2 and ResNet"
+            )
+        self.kind = kind
+        self.template: nn.Module
+        self.members = len(models)
+        self.names = [name for name, _ in models[0].named_parameters()]
+        self.buffer_names = [name for name, _ in models[0].named_buffers()]
+        self.params = nn.ParameterDict()
+        for name in self.names:
+            tensors = [dict(m.named_parameters())[name] for m in models]
+            self.params[_key(name)] = _stacked(tensors)
+        for name in self.buffer_names:
+            tensors = [dict(m.named_buffers())[name].detach() for m in models]
+            self.register_buffer(_key(name), torch.stack(tensors).clone())
+        # Shapes and hyperparameters (padding, momentum) only; kept out of the module tree
+        # so its parameters are not the cohort's.
+        self.__dict__["template"] = models[0]
+
+    def tensor(self, name: str) -> torch.Tensor:
+        """The stacked tensor (parameter or buffer) of the single model's `name`."""
+        key = _key(name)
+        return self.params[key] if key in self.params else getattr(self, key)
+
+    def prunable(self) -> list[tuple[str, torch.Tensor]]:
+        """Stacked ``(name, K x ...)`` weights in the order of `prunable_weights`."""
+        from propensity.pruning import prunable_weights
+
+        return [(name, self.tensor(name)) for name, _ in prunable_weights(self.template)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind is MLP:
+            h = x.flatten(2)
+            h = _dense(self, "fc1", h).relu()
+            h = _dense(self, "fc2", h).relu()
+            return _dense(self, "proj", h)
+        batch = x.shape[1]
+        h = x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])  # B x (K*C) x H x W
+        if self.kind is Conv2:
+            h = _conv(self, "conv1", h).relu()
+            h = _conv(self, "conv2", h).relu()
+            h = F.max_pool2d(h, 2)
+            h = h.view(batch, self.members, -1).transpose(0, 1)
+            h = _dense(self, "fc1", h).relu()
+            h = _dense(self, "fc2", h).relu()
+            return _dense(self, "proj", h)
+        h = _bn(self, "bn", _conv(self, "stem", h)).relu()
+        for i, block in enumerate(self.template.blocks):
+            assert isinstance(block, ResidualBlock)
+            p = f"blocks.{i}."
+            out = _bn(self, p + "bn1", _conv(self, p + "conv1", h)).relu()
+            h = (_bn(self, p + "bn2", _conv(self, p + "conv2", out)) + h).relu()
+        h = h.mean(dim=(2, 3)).view(batch, self.members, -1).transpose(0, 1)
+        return _dense(self, "proj", h)
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def _dense(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
+    weight, bias = m.tensor(f"{layer}.weight"), m.tensor(f"{layer}.bias")
+    if m.members == 1:  # the single model's own kernel (forward and backward), bitwise
+        return F.linear(h[0], weight[0], bias[0]).unsqueeze(0)
+    return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+
+
+def _conv(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
+    module = m.template.get_submodule(layer)
+    weight = m.tensor(f"{layer}.weight")
+    bias = m.tensor(f"{layer}.bias").reshape(-1) if module.bias is not None else None
+    return F.conv2d(
+        h, weight.reshape(-1, *weight.shape[2:]), bias, module.stride, module.padding,
+        module.dilation, m.members,
+    )
+
+
+def _bn(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
+    """BatchNorm over the members' channels: statistics and running averages per member."""
+    module = m.template.get_submodule(layer)
+    mean, var = m.tensor(f"{layer}.running_mean"), m.tensor(f"{layer}.running_var")
+    if m.training:
+        m.tensor(f"{layer}.num_batches_tracked").add_(1)
+    return F.batch_norm(
+        h, mean.view(-1), var.view(-1), m.tensor(f"{layer}.weight").reshape(-1),
+        m.tensor(f"{layer}.bias").reshape(-1), m.training, module.momentum, module.eps,
+    )
+
+
+def stackable(model: nn.Module) -> bool:
+    """True for the exact classes `StackedModel` reproduces (MLP, Conv2, ResNet)."""
+    return type(model) in (MLP, Conv2, ResNet)
+
+
+def stack(models: Sequence[nn.Module]) -> StackedModel:
+    """The cohort of `models` (already initialised), each member's tensors copied bitwise."""
+    return StackedModel(models)
+
+
+@torch.no_grad()
+def unstack(cohort: StackedModel, member: int, into: nn.Module) -> nn.Module:
+    """Copy member `member`'s parameters and buffers into the single model `into`."""
+    for name, param in into.named_parameters():
+        param.copy_(cohort.tensor(name)[member])
+    for name, buf in into.named_buffers():
+        buf.copy_(cohort.tensor(name)[member])
+    return into

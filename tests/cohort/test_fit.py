@@ -1,0 +1,51 @@
+"""Cohort training: a diverging member leaves, the others train on unchanged."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from propensity.cohort import Member, StopRule, fit
+from propensity.data import SyntheticDataModule
+from propensity.models import MLP, initialize
+
+
+@pytest.fixture(scope="module")
+def data() -> SyntheticDataModule:
+    dm = SyntheticDataModule(train_size=384, val_size=128, batch_size=32)
+    dm.setup()
+    return dm
+
+
+def members(dm: SyntheticDataModule, seeds: list[int]) -> list[Member]:
+    return [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in seeds]
+
+
+def test_a_diverging_member_is_marked_and_the_others_go_on(data: SyntheticDataModule) -> None:
+    sgd = lambda p: torch.optim.SGD(p, lr=0.05)  # noqa: E731
+    stop = StopRule("epochs", 3)
+    healthy = [initialize(MLP(0.5, (1, 8, 8)), "glorot", s) for s in (0, 2)]
+    alone = fit(healthy, members(data, [10, 12]), sgd, stop, 32)
+
+    cohort = [initialize(MLP(0.5, (1, 8, 8)), "glorot", s) for s in (0, 1, 2)]
+    with torch.no_grad():
+        cohort[1].fc1.weight.fill_(float("inf"))  # member 1's loss is NaN from the first step
+    results = fit(cohort, members(data, [10, 11, 12]), sgd, stop, 32)
+
+    assert results[1].status == "diverged" and "epoch 0" in results[1].error
+    assert len(results[1].history) == 1 and math.isnan(results[1].history[0]["train_loss"])
+    for ours, ref, model, ref_model in zip(
+        [results[0], results[2]], alone, [cohort[0], cohort[2]], healthy, strict=True
+    ):
+        assert ours.status == ref.status == "finished" and ours.stop_epoch == 3
+        for a, b in zip(ours.history, ref.history, strict=True):
+            assert a == pytest.approx(b, abs=1e-6)
+        for p, q in zip(model.parameters(), ref_model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+
+
+def test_bad_stop_rule_is_one_line() -> None:
+    with pytest.raises(ValueError, match="stop='loss' is unknown"):
+        StopRule("loss", 3)  # type: ignore[arg-type]
