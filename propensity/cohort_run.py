@@ -150,7 +150,7 @@ def _finished(cfg: DictConfig) -> RunRecord | None:
 
 def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
     """Fit, prune and test the members together; write each member's files and record."""
-    from propensity.train import _new_record, run_directory
+    from propensity.train import _new_record, _now, run_directory
 
     started = time.perf_counter()
     dirs = [run_directory(cfg) for cfg in cfgs]
@@ -169,7 +169,7 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
         wall = time.perf_counter() - started
         for record, run_dir in zip(records, dirs, strict=True):
             record.wall_time_s = wall / len(cfgs)  # the cohort's time, shared evenly
-            record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            record.finished_at = _now()
             record.save(run_dir / "record.json")
     log.info("cohort of %d trained in %.1fs: %s", len(cfgs), wall,
              ", ".join(f"{r.run_key} {r.status}" for r in records))

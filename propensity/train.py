@@ -18,6 +18,7 @@ import shutil
 import signal
 import time
 import traceback
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -304,7 +305,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    """ISO 8601 with microseconds: two runs of one key within a second still differ."""
+    return datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
 register_resolvers()
