@@ -21,15 +21,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from propensity.atomic import write_text_atomic
 from propensity.callbacks.history import COLUMNS
 from propensity.cohort import Member, StopRule, fit, trajectories
-from propensity.identity import batch_seed, run_key, scientific_config
+from propensity.identity import batch_seed, hashed_config, run_key
 from propensity.models import initialize
 from propensity.pruning import summarize, total_weights, weights_per_layer
 from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.measure import evaluate
 from propensity.pruning.trajectory import Trajectory
-from propensity.records import RunRecord, write_text_atomic
+from propensity.records import RunRecord
 from propensity.validation import validate
 
 log = logging.getLogger("propensity")
@@ -52,7 +53,7 @@ def cell(cfg: DictConfig) -> str:
     """The grid cell of a config: its scientific config without the seeds, as JSON."""
     import json
 
-    science = {k: v for k, v in scientific_config(cfg).items() if k not in SEED_KEYS}
+    science = {k: v for k, v in hashed_config(cfg).items() if k not in SEED_KEYS}
     return json.dumps(science, sort_keys=True)
 
 
@@ -60,13 +61,13 @@ def check_cohort(cfgs: Sequence[DictConfig]) -> None:
     """One line naming the key when the configs are not one grid cell's seeds."""
     if not cfgs:
         raise ValueError("a cohort needs at least one config")
-    first = scientific_config(cfgs[0])
+    first = hashed_config(cfgs[0])
     for cfg in cfgs[1:]:
-        other = scientific_config(cfg)
-        for key in first:
-            if key not in SEED_KEYS and first[key] != other[key]:
+        other = hashed_config(cfg)
+        for key in sorted(first.keys() | other.keys()):
+            if key not in SEED_KEYS and first.get(key) != other.get(key):
                 raise ValueError(
-                    f"cohort members differ in {key!r} ({first[key]} vs {other[key]}); only "
+                    f"cohort members differ in {key!r} ({first.get(key)} vs {other.get(key)}); only "
                     f"{' and '.join(SEED_KEYS)} may vary within a cohort"
                 )
 
@@ -179,7 +180,7 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
 def _fit_prune_test(
     cfgs: Sequence[DictConfig], dirs: Sequence[Path], records: Sequence[RunRecord]
 ) -> None:
-    from propensity.train import build
+    from propensity.train import build, mark_if_untrained
 
     first = cfgs[0]
     device = device_of(first)
@@ -223,6 +224,7 @@ def _fit_prune_test(
         correct, loss = (evaluate(models[j].eval(), *test[j]) / len(test[j][1])).tolist()
         record.test_loss, record.test_acc = loss, correct
         record.status = "finished" if results[i].target_met else "max_epochs_reached"
+        mark_if_untrained(record, prepared[i].datamodule.num_classes)
 
 
 def _prune(

@@ -178,6 +178,17 @@ def _untrained(record: RunRecord, num_classes: int) -> bool:
     return base is not None and base <= 1 / num_classes + UNTRAINED_MARGIN
 
 
+def mark_if_untrained(record: RunRecord, num_classes: int) -> None:
+    """A model left at chance has no effective density: its trajectory would measure noise."""
+    if not _untrained(record, num_classes):
+        return
+    record.status = "untrained"
+    record.error = (f"unpruned validation accuracy {_fmt(record.base_val_acc)} is at most "
+                    f"{UNTRAINED_MARGIN:g} above chance (1/{num_classes}): no ED")
+    record.effective_density = record.ed_last_pass = record.unpruned_weights = None
+    record.ed_by_threshold, record.ed_by_method = {}, {}
+
+
 def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
     """Data -> model -> fit with the stop rule -> prune -> test, filling `record` in."""
     import lightning as L
@@ -237,12 +248,7 @@ def _fit_prune_test(cfg: DictConfig, run_dir: Path, record: RunRecord) -> None:
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         record.test_loss, record.test_acc = tested["test/loss"], tested["test/acc"]
         record.status = "finished" if stop_rule.target_met else "max_epochs_reached"
-        if _untrained(record, datamodule.num_classes):
-            record.status = "untrained"
-            record.error = (f"unpruned validation accuracy {_fmt(record.base_val_acc)} is at most "
-                            f"{UNTRAINED_MARGIN:g} above chance (1/{datamodule.num_classes}): no ED")
-            record.effective_density = record.ed_last_pass = record.unpruned_weights = None
-            record.ed_by_threshold, record.ed_by_method = {}, {}
+        mark_if_untrained(record, datamodule.num_classes)
     finally:
         _close(loggers, record)
 

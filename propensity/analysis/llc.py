@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from scipy import stats
 
-from propensity.analysis.figures_layout import figure_per_model_type, panels, say, width_colours
 from propensity.analysis.model_types import complete_runs, width_label
+from propensity.analysis.panels import figure_per_model_type, panels, say, width_colours
 from propensity.analysis.significance import anova, mean_ci
 
 TRACES_FILE = "llc_traces.csv"
