@@ -12,13 +12,15 @@ from propensity.analysis.run_selection import select_runs
 from propensity.analysis.verdict import null_hypothesis_verdict
 from propensity.report.density_section import density_part
 from propensity.report.findings import findings_part, runs_part
+from propensity.report.llc_section import llc_part
 from propensity.report.mechanisms_section import has_artifacts, mechanisms_part
 from propensity.report.methods_section import methods_part
 from propensity.report.parts import Part, Tables
 from propensity.report.training_section import training_part
 
-# The paper's sections, in its order; each is a function (tables, figures_dir) -> Part.
-SECTIONS = (training_part, density_part, methods_part, mechanisms_part)
+# The paper's sections, in its order, then what goes beyond it; each is a function
+# (tables, figures_dir) -> Part.
+SECTIONS = (training_part, density_part, methods_part, mechanisms_part, llc_part)
 
 
 def build_report(
