@@ -170,14 +170,17 @@ def sweep_size(multirun_yaml: Path) -> int | None:
     """How many jobs the basic sweeper launches for the sweep saved in `multirun_yaml`.
 
     The product of the sweep's value lists (``hydra.sweeper.params`` and the command line's
-    ``key=a,b,c``), counted as Hydra's `BasicSweeper` expands them; None for other sweepers.
+    ``key=a,b,c``), counted as Hydra's `BasicSweeper` expands them (the cohort sweeper with
+    ``cohort=1`` launches the same jobs); None for other sweepers and for cohorts.
     """
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     saved = OmegaConf.load(multirun_yaml)
-    if "BasicSweeper" not in str(OmegaConf.select(saved, "hydra.sweeper._target_")):
-        return None
+    sweeper = str(OmegaConf.select(saved, "hydra.sweeper._target_"))
+    cohorts = "CohortSweeper" in sweeper and int(OmegaConf.select(saved, "cohort") or 1) > 1
+    if not any(name in sweeper for name in ("BasicSweeper", "CohortSweeper")) or cohorts:
+        return None  # a cohort job trains several grid points: job count is not run count
     params = OmegaConf.select(saved, "hydra.sweeper.params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()] + list(saved.hydra.overrides.task)
     overrides = OverridesParser.create().parse_overrides(arguments)

@@ -22,7 +22,7 @@ def test_every_setting_that_changes_the_numbers_changes_the_key(compose_cfg, ove
     "override",
     ["+trainer.gradient_clip_val=null", "+trainer.benchmark=null", "+trainer.accumulate_grad_batches=1",
      "+optim.momentum=0", "+optim.nesterov=false", "+trainer.overfit_batches=0",
-     "+trainer.limit_train_batches=null", "width=1", "optim.lr=0.0010"],
+     "+trainer.limit_train_batches=null", "width=1", "optim.lr=0.050"],
 )
 def test_a_new_key_at_its_default_keeps_the_key(compose_cfg, override: str) -> None:
     assert run_key(compose_cfg(override)) == run_key(compose_cfg())

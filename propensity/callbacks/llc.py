@@ -17,8 +17,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
+from propensity.atomic import write_text_atomic
 from propensity.llc import estimate_llc
-from propensity.records import write_text_atomic
 
 log = logging.getLogger("propensity")
 
