@@ -88,13 +88,18 @@ def finished_record(cfg: DictConfig) -> RunRecord | None:
 def train(cfg: DictConfig) -> RunRecord:
     """Run (or skip, or resume) the experiment `cfg` describes and return its record."""
     validate(cfg)
+    done = finished_record(cfg) if cfg.resume else None
+    if done is not None:
+        log.info("skip %s: already %s in %s", done.run_key, done.status, run_directory(cfg))
+        return done
+    return _run(cfg)
+
+
+def _run(cfg: DictConfig) -> RunRecord:
+    """Train, prune and test a validated experiment that has no trustworthy finished record."""
     key, run_dir = run_key(cfg), run_directory(cfg)
     record_path = run_dir / "record.json"
     previous = _heal(cfg, run_dir)
-    if cfg.resume and previous is not None and previous.status in TERMINAL:
-        log.info("skip %s: already %s in %s", key, previous.status, run_dir)
-        return previous
-
     record = _new_record(cfg, key, previous)
     _use_threads(record, previous if cfg.resume else None)
     record.save(record_path)
@@ -342,7 +347,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             log.info("skip %s: already %s", done.run_key, done.status)
             write_job_status(done, skipped=True)
             return done.effective_density
-        record = train(cfg)
+        record = _run(cfg)
     except Interrupted as stop:
         write_job_status(None, error=stop)
         log.error("%s: the run's record says interrupted; rerun the command to resume", stop)
