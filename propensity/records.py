@@ -109,7 +109,7 @@ class RunRecord:
         hints = typing.get_type_hints(cls)
         known = {f.name for f in dataclasses.fields(cls)}
         for name, value in data.items():
-            if name in known and not _conforms(value, hints[name]):
+            if name in known and not conforms(value, hints[name]):
                 raise RecordError(f"field {name}={value!r} is not of type {hints[name]}")
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
@@ -124,11 +124,11 @@ class RunRecord:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def _conforms(value: Any, hint: Any) -> bool:
+def conforms(value: Any, hint: Any) -> bool:
     """Whether a JSON value fits a field's annotation (an int is a valid float)."""
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
-        return any(_conforms(value, h) for h in typing.get_args(hint))
+        return any(conforms(value, h) for h in typing.get_args(hint))
     if origin is Literal:
         return value in typing.get_args(hint)
     if hint is type(None):
@@ -139,7 +139,7 @@ def _conforms(value: Any, hint: Any) -> bool:
         return not isinstance(value, bool) and isinstance(value, int)
     if origin is dict:
         value_type = typing.get_args(hint)[1]
-        return isinstance(value, dict) and all(_conforms(v, value_type) for v in value.values())
+        return isinstance(value, dict) and all(conforms(v, value_type) for v in value.values())
     if hint is Any:
         return True
     return isinstance(value, hint)

@@ -71,11 +71,11 @@ class PruneAfterFit(L.Callback):
         test: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> Trajectory:
         pruning = method(name)
-        x_val, y_val = val
-        splits = Splits(x_val, y_val, *(test or (None, None)))
+        device = val[0].device
+        train = (None, None)
         if pruning.needs_train_split:  # copied to the device only for a method that trains
-            device = x_val.device
-            splits = Splits(x_val, y_val, x_train=dm.x_train.to(device), y_train=dm.y_train.to(device))
+            train = (dm.x_train.to(device), dm.y_train.to(device))
+        splits = Splits(*val, *(test or (None, None)), *train)
         return pruning.trajectory(model, splits, {**self.pruning, "progress": True})
 
     def _report(self, trainer: L.Trainer, pl_module: L.LightningModule, frame: pd.DataFrame) -> None:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import types
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pandas as pd
 
 from propensity.atomic import write_atomic, write_text_atomic
-from propensity.records import RunRecord
+from propensity.records import RunRecord, conforms
 
 log = logging.getLogger("propensity.collect")
 
@@ -121,17 +120,12 @@ def record_from_json(data: Any) -> RunRecord:
     for name in ("run_key", "experiment"):
         if not isinstance(data.get(name), str) or not data[name]:
             raise ValueError(f"{name} is missing or not a non-empty string")
-    for name, hint in _HINTS.items():
-        if name in data and not _matches(data[name], hint):
-            raise ValueError(f"{name}={data[name]!r} is not {hint}")
-    if any(not isinstance(v, dict) for v in data.get("ed_by_method", {}).values()):
-        raise ValueError("ed_by_method values must be objects")
-    return RunRecord.from_dict(data)
+    return RunRecord.from_dict(data)  # every field's type, checked once (`records.conforms`)
 
 
 def fits(name: str, value: Any) -> bool:
     """Whether `value` has the type of the record's field `name`."""
-    return name in _HINTS and _matches(value, _HINTS[name])
+    return name in _HINTS and conforms(value, _HINTS[name])
 
 
 def order_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -139,24 +133,6 @@ def order_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     known = [c for c in columns if c in frame.columns]
     return frame[known + [c for c in frame.columns if c not in known]]
 
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = get_origin(hint)
-    if origin in (Union, types.UnionType):
-        return any(_matches(value, arg) for arg in get_args(hint))
-    if origin is Literal:
-        return value in get_args(hint)
-    if origin is dict:  # values of a mapping may be null: a metric not measured
-        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint in (str, bool):
-        return isinstance(value, hint)
-    return True
 
 
 def run_row(record: RunRecord, run_dir: str) -> dict[str, Any]:

@@ -136,8 +136,9 @@ def dataset_loss(
     return total / len(x)
 
 
-class TensorBatches(DataLoader):
-    """Shuffled minibatches of (x, y) on their device, for devinterp's sampler.
+class SamplerBatches(DataLoader):
+    """Shuffled minibatches of (x, y) on their device, for devinterp's sampler (the training
+    loop's own `propensity.data.batches.TensorBatches` seeds its order per epoch instead).
 
     A `DataLoader` in name (devinterp reads its ``batch_size``) that gathers each minibatch
     with one index instead of collating samples one by one. Each pass draws a fresh order
@@ -195,7 +196,7 @@ def estimate_llc(
     batch_size = min(batch_size, len(x))
     device = next(model.parameters()).device
     x, y = x.to(device), y.to(device)
-    loader = TensorBatches(x, y, batch_size)
+    loader = SamplerBatches(x, y, batch_size)
     nbeta = float(default_nbeta(batch_size) if nbeta is None else nbeta)
     init_loss = dataset_loss(model, x, y, loss, batch_size)
     traces = np.full((num_chains, num_draws), np.nan)
