@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,15 @@ from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.measure import evaluate
 from propensity.pruning.trajectory import Trajectory
 from propensity.records import RunRecord
+from propensity.runs import (
+    build,
+    finished_record,
+    is_multirun,
+    mark_if_untrained,
+    new_record,
+    now,
+    run_directory,
+)
 from propensity.validation import validate
 
 log = logging.getLogger("propensity")
@@ -78,8 +87,6 @@ def prepare(cfgs: Sequence[DictConfig]) -> list[Prepared]:
     Members of one data seed share one data module, so their split tensors are one object
     (held once by the cohort).
     """
-    from propensity.train import build
-
     check_cohort(cfgs)
     modules: dict[int, Any] = {}
     out = []
@@ -113,49 +120,43 @@ def device_of(cfg: DictConfig) -> torch.device:
     return torch.device("cpu")
 
 
-def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
+def train_cohort(
+    cfgs: Sequence[DictConfig], single: Callable[[DictConfig], RunRecord] | None = None
+) -> list[RunRecord]:
     """Run (or skip) the single runs `cfgs` describe as one cohort; one record per member.
 
     Each member's folder, run key and files are those its single run would write
     (``record.json``, ``history.csv``, ``trajectory.csv``), its record says
     ``cohort_size``. Finished members are skipped; a cohort that would have one member
-    left is that member's single run (`propensity.train.train`), exactly.
+    left is that member's single run, exactly, when the entry point passes its recipe as
+    `single` (`propensity.train.train`; glue does not import the entry point), and a
+    cohort of one otherwise.
     """
-    from propensity.train import train
-
     for cfg in cfgs:
         validate(cfg)
     check_cohort(cfgs)
     records: dict[int, RunRecord] = {}
     todo = []
     for i, cfg in enumerate(cfgs):
-        done = _finished(cfg)
+        done = finished_record(cfg)
         if done is not None and bool(cfg.resume):
             log.info("skip %s: already %s", done.run_key, done.status)
             records[i] = done
         else:
             todo.append(i)
-    if len(todo) == 1:
-        records[todo[0]] = train(cfgs[todo[0]])
+    if len(todo) == 1 and single is not None:
+        records[todo[0]] = single(cfgs[todo[0]])
     elif todo:
         for i, record in zip(todo, _train_members([cfgs[i] for i in todo]), strict=True):
             records[i] = record
     return [records[i] for i in range(len(cfgs))]
 
 
-def _finished(cfg: DictConfig) -> RunRecord | None:
-    from propensity.train import finished_record
-
-    return finished_record(cfg)
-
-
 def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
     """Fit, prune and test the members together; write each member's files and record."""
-    from propensity.train import _new_record, _now, run_directory
-
     started = time.perf_counter()
     dirs = [run_directory(cfg) for cfg in cfgs]
-    records = [_new_record(cfg, run_key(cfg), None) for cfg in cfgs]
+    records = [new_record(cfg, run_key(cfg), None) for cfg in cfgs]
     for record, run_dir in zip(records, dirs, strict=True):
         record.cohort_size = len(cfgs)
         record.save(run_dir / "record.json")
@@ -170,7 +171,7 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
         wall = time.perf_counter() - started
         for record, run_dir in zip(records, dirs, strict=True):
             record.wall_time_s = wall / len(cfgs)  # the cohort's time, shared evenly
-            record.finished_at = _now()
+            record.finished_at = now()
             record.save(run_dir / "record.json")
     log.info("cohort of %d trained in %.1fs: %s", len(cfgs), wall,
              ", ".join(f"{r.run_key} {r.status}" for r in records))
@@ -180,8 +181,6 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
 def _fit_prune_test(
     cfgs: Sequence[DictConfig], dirs: Sequence[Path], records: Sequence[RunRecord]
 ) -> None:
-    from propensity.train import build, mark_if_untrained
-
     first = cfgs[0]
     device = device_of(first)
     prepared = prepare(cfgs)
@@ -284,20 +283,21 @@ def member_configs(cfg: DictConfig) -> list[DictConfig]:
     return out
 
 
-def main_cohort(cfg: DictConfig) -> list[float | None] | None:
+def main_cohort(
+    cfg: DictConfig, single: Callable[[DictConfig], RunRecord] | None = None
+) -> list[float | None] | None:
     """The Hydra job of one cohort: train it, leave the job status, return members' EDs.
 
     As for a single run's job, a failure is recorded (in each member's ``record.json`` and
     the job's status) and the multirun goes on; the job status names the first member.
     """
     from propensity.launch import write_job_status
-    from propensity.train import _is_multirun
 
     try:
-        records = train_cohort(member_configs(cfg))
+        records = train_cohort(member_configs(cfg), single)
     except Exception as error:
         write_job_status(None, error=error)
-        if not _is_multirun():
+        if not is_multirun():
             raise
         log.exception("cohort job failed; recorded in its members' record.json, the sweep goes on")
         return None
