@@ -6,11 +6,12 @@ their pruning trajectories together (`trajectories`), each member reproducing it
 run up to float summation order.
 """
 
-from propensity.cohort.fit import Member, MemberResult, StopRule, fit
+from propensity.cohort.fit import EpochEnd, Member, MemberResult, StopRule, fit
 from propensity.cohort.prune import trajectories
 from propensity.cohort.stacked import StackedModel, stack, stackable, unstack
 
 __all__ = [
+    "EpochEnd",
     "Member",
     "MemberResult",
     "StackedModel",

@@ -9,14 +9,20 @@ Adagrad without weight decay (section 3.1) update every element from its own gra
 state, so each member takes its single run's step. A member leaves the stack when its rule
 stops it (``train_loss``) or its loss diverges; its parameters and optimiser state are
 sliced out, so the others train on unchanged and no compute is spent on it.
+
+After each epoch an optional hook sees the cohort (`EpochEnd`): loggers and progress read
+each member's new history row, and `EpochEnd.state` is everything needed to go on from
+there, which `fit(..., resume=state)` does as if it had never stopped (as a single run
+resumes from its Lightning checkpoint).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -68,6 +74,50 @@ class MemberResult:
     epochs_trained: int = 0
 
 
+@dataclass
+class EpochEnd:
+    """The cohort after `epoch` epochs, as `fit`'s hook sees it.
+
+    `active` are the member ids still training, in stack order; `results` every member's
+    results so far (its last history row is this epoch's, for the members that trained it).
+    """
+
+    epoch: int
+    active: list[int]
+    results: list[MemberResult]
+    cohort: StackedModel
+    optimizer: torch.optim.Optimizer
+    best: dict[int, tuple[float, dict[str, torch.Tensor]]]
+    finals: dict[int, dict[str, torch.Tensor]]
+
+    def state(self) -> dict[str, Any]:
+        """A copy on the CPU of all `fit` needs to resume here: epoch, active members and their
+        weights and buffers, optimiser state, results, best (``val_loss_min``) and final states.
+
+        Plain tensors, lists and dicts, so ``torch.load(..., weights_only=True)`` reads it.
+        """
+        training = bool(self.active)
+        return {
+            "epoch": self.epoch,
+            "active": list(self.active),
+            "results": [dataclasses.asdict(r) for r in self.results],
+            "weights": {m: _member_state(self.cohort, p) for p, m in enumerate(self.active)},
+            "optimizer": _to_cpu(self.optimizer.state_dict()) if training else None,
+            "best": {m: (loss, state) for m, (loss, state) in self.best.items()},
+            "finals": dict(self.finals),
+        }
+
+
+def _to_cpu(value: Any) -> Any:
+    if torch.is_tensor(value):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
 @torch.no_grad()
 def _keep(
     cohort: StackedModel, optimizer: torch.optim.Optimizer, factory: OptimizerFactory,
@@ -112,25 +162,33 @@ def fit(
     batch_size: int,
     eval_batch_size: int = 10_000,
     device: torch.device | str = "cpu",
+    on_epoch: Callable[[EpochEnd], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> list[MemberResult]:
     """Train `models` (initialised single models, one per member) as one cohort.
 
     Each model ends holding its member's final weights (for ``val_loss_min`` the restored
     best epoch), as the single run's model would; the results hold each member's epoch
-    history (the rows of ``history.csv``), stop epoch and outcome.
+    history (the rows of ``history.csv``), stop epoch and outcome. `on_epoch` is called after
+    every epoch; `resume` is an `EpochEnd.state` of the same members to go on from.
     """
     if len(models) != len(members):
         raise ValueError(f"{len(models)} models but {len(members)} members")
     device = torch.device(device)
-    cohort = stack(models).to(device)
-    opt = optimizer(cohort.parameters())
-    train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
-    val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
     results = [MemberResult() for _ in members]
     active = list(range(len(members)))  # member id at each stack position
     best: dict[int, tuple[float, dict[str, torch.Tensor]]] = {}
     finals: dict[int, dict[str, torch.Tensor]] = {}
-    for epoch in range(stop.max_epochs):
+    start = 0
+    if resume is not None:
+        start, active, results, best, finals = _restore(resume, models)
+    cohort = stack([models[m] for m in active] or models).to(device)
+    opt = optimizer(cohort.parameters())
+    if resume is not None and resume["optimizer"] is not None:
+        opt.load_state_dict(resume["optimizer"])
+    train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
+    val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
+    for epoch in range(start, stop.max_epochs if active else start):
         cohort.train()
         orders = torch.stack([epoch_permutation(train.n, members[m].batch_seed, epoch) for m in active])
         sums = torch.zeros(len(active), 2, device=device)  # loss x n, correct (as the module)
@@ -167,6 +225,8 @@ def fit(
             active = [active[p] for p in keep]
             if active:
                 opt = _keep(cohort, opt, optimizer, keep)
+        if on_epoch is not None:
+            on_epoch(EpochEnd(epoch + 1, list(active), results, cohort, opt, best, finals))
         if not active:
             break
     for position, m in enumerate(active):
@@ -179,6 +239,20 @@ def fit(
         if result.status == "running":
             result.status = "finished" if result.target_met else "max_epochs_reached"
     return results
+
+
+def _restore(
+    state: dict[str, Any], models: Sequence[nn.Module]
+) -> tuple[int, list[int], list[MemberResult], dict, dict]:
+    """Unpack an `EpochEnd.state`; the active members' weights go into their models, which
+    are stacked from there (bitwise, as `_keep` slices them)."""
+    if len(state["results"]) != len(models):
+        raise ValueError(f"the state to resume holds {len(state['results'])} members, not {len(models)}")
+    for m in state["active"]:
+        models[m].load_state_dict(state["weights"][m])
+    results = [MemberResult(**r) for r in state["results"]]
+    best = {m: (loss, s) for m, (loss, s) in state["best"].items()}
+    return int(state["epoch"]), list(state["active"]), results, best, dict(state["finals"])
 
 
 def _apply_stop(
@@ -208,4 +282,4 @@ def _apply_stop(
     return False
 
 
-__all__ = ["Member", "MemberResult", "StopRule", "fit", "unstack"]
+__all__ = ["EpochEnd", "Member", "MemberResult", "StopRule", "fit", "unstack"]

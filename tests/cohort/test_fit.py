@@ -49,3 +49,44 @@ def test_a_diverging_member_is_marked_and_the_others_go_on(data: SyntheticDataMo
 def test_bad_stop_rule_is_one_line() -> None:
     with pytest.raises(ValueError, match="stop='loss' is unknown"):
         StopRule("loss", 3)  # type: ignore[arg-type]
+
+
+class _StoppedError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("rule", "optim", "stopped"), [
+    # member 2 reaches the target after epoch 3, the others after epoch 4
+    (StopRule("train_loss", 6, target=0.4), lambda p: torch.optim.Adam(p, lr=0.01), 3),
+    (StopRule("val_loss_min", 5), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), 2),
+])
+def test_a_cohort_resumed_from_its_epoch_state_trains_as_if_never_stopped(
+    data: SyntheticDataModule, rule: StopRule, optim, stopped: int, tmp_path
+) -> None:
+    """Stopped by its hook after an epoch and resumed from the saved state (through torch.save
+    and a weights-only load), every member's history, outcome and weights equal those of the
+    uninterrupted cohort, bitwise; a member that left before the stop stays left."""
+    seeds = [0, 1, 2]
+    make = lambda: [initialize(MLP(0.5, (1, 8, 8)), "glorot", s) for s in seeds]  # noqa: E731
+    whole_models, seen = make(), []
+    whole = fit(whole_models, members(data, [10, 11, 12]), optim, rule, 32,
+                on_epoch=lambda end: seen.append((end.epoch, list(end.active))))
+    assert [e for e, _ in seen] == list(range(1, len(seen) + 1))
+
+    def interrupt(end) -> None:
+        torch.save(end.state(), tmp_path / "last.pt")
+        if end.epoch == stopped:
+            raise _StoppedError
+
+    with pytest.raises(_StoppedError):
+        fit(make(), members(data, [10, 11, 12]), optim, rule, 32, on_epoch=interrupt)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["epoch"] == stopped
+    if rule.name == "train_loss":
+        assert state["active"] == [0, 1] and seen[stopped - 1] == (stopped, [0, 1])
+    resumed_models = make()
+    resumed = fit(resumed_models, members(data, [10, 11, 12]), optim, rule, 32, resume=state)
+    for ours, ref, model, ref_model in zip(resumed, whole, resumed_models, whole_models, strict=True):
+        assert ours == ref
+        for p, q in zip(model.state_dict().values(), ref_model.state_dict().values(), strict=True):
+            assert torch.equal(p, q)
