@@ -23,22 +23,30 @@ from torch import nn
 
 from propensity.atomic import write_text_atomic
 from propensity.callbacks.history import COLUMNS
-from propensity.cohort import Member, StopRule, fit, trajectories
-from propensity.identity import batch_seed, hashed_config, run_key
+from propensity.callbacks.prune_after_fit import log_trajectory
+from propensity.cohort import Member, MemberResult, StopRule, fit, trajectories
+from propensity.cohort_epochs import CohortCheckpoint, EpochReport
+from propensity.identity import batch_seed, hashed_config, is_debug, run_key
+from propensity.launch import Interrupted, interruptible, write_job_status
 from propensity.models import initialize
+from propensity.module import logger_names
 from propensity.pruning import summarize, total_weights, weights_per_layer
 from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.measure import evaluate
 from propensity.pruning.trajectory import Trajectory
-from propensity.records import RunRecord
+from propensity.records import TERMINAL, RunRecord, load_record
 from propensity.runs import (
     build,
+    close_loggers,
     finished_record,
+    heal,
     is_multirun,
+    make_loggers,
     mark_if_untrained,
     new_record,
     now,
     run_directory,
+    use_threads,
 )
 from propensity.validation import validate
 
@@ -153,15 +161,31 @@ def train_cohort(
 
 
 def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
-    """Fit, prune and test the members together; write each member's files and record."""
+    """Fit, prune and test the members together; write each member's files and record.
+
+    As a single run (`propensity.train`): each member's folder is healed first, its record
+    says ``running`` while it trains, ``interrupted`` after SIGTERM or Ctrl-C (re-raised as
+    `Interrupted`), ``failed`` with the traceback after an error. The cohort resumes from its
+    checkpoint (`propensity.cohort_epochs`) when ``resume=true``, with the thread count the
+    members started with, and drops the checkpoint once every member's record is terminal.
+    """
     started = time.perf_counter()
     dirs = [run_directory(cfg) for cfg in cfgs]
-    records = [new_record(cfg, run_key(cfg), None) for cfg in cfgs]
-    for record, run_dir in zip(records, dirs, strict=True):
+    previous = [heal(cfg, run_dir) for cfg, run_dir in zip(cfgs, dirs, strict=True)]
+    records = [new_record(cfg, run_key(cfg), p) for cfg, p in zip(cfgs, previous, strict=True)]
+    resume = bool(cfgs[0].resume) and not is_debug(cfgs[0])
+    for record, before, run_dir in zip(records, previous, dirs, strict=True):
+        use_threads(record, before if resume else None)
         record.cohort_size = len(cfgs)
         record.save(run_dir / "record.json")
+    checkpoint = CohortCheckpoint(cfgs)
     try:
-        _fit_prune_test(cfgs, dirs, records)
+        with interruptible():
+            _fit_prune_test(cfgs, dirs, records, checkpoint, checkpoint.load() if resume else None)
+    except (Interrupted, KeyboardInterrupt) as error:
+        for record in records:
+            record.status, record.error = "interrupted", str(error) or type(error).__name__
+        raise
     except Exception as error:
         for record in records:
             record.status, record.error = "failed", f"{type(error).__name__}: {error}"
@@ -173,13 +197,16 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
             record.wall_time_s = wall / len(cfgs)  # the cohort's time, shared evenly
             record.finished_at = now()
             record.save(run_dir / "record.json")
+    if all(r.status in TERMINAL for r in records):
+        checkpoint.remove()
     log.info("cohort of %d trained in %.1fs: %s", len(cfgs), wall,
              ", ".join(f"{r.run_key} {r.status}" for r in records))
     return records
 
 
 def _fit_prune_test(
-    cfgs: Sequence[DictConfig], dirs: Sequence[Path], records: Sequence[RunRecord]
+    cfgs: Sequence[DictConfig], dirs: Sequence[Path], records: Sequence[RunRecord],
+    checkpoint: CohortCheckpoint, state: dict[str, Any] | None,
 ) -> None:
     first = cfgs[0]
     device = device_of(first)
@@ -187,43 +214,70 @@ def _fit_prune_test(
     models = [p.model for p in prepared]
     for record, model in zip(records, models, strict=True):
         record.total_weights, record.weights_per_layer = total_weights(model), weights_per_layer(model)
+        record.device = str(device)
     log.info("train a cohort of %d %s on %s: width %g, %s, seeds %s", len(cfgs),
              first.model.name, first.data.name, first.width, first.optim.name,
              [(int(c.init_seed), int(c.data_seed)) for c in cfgs])
-    results = fit(models, [p.member for p in prepared], build(first.optim), stop_rule(first),
-                  int(first.data.batch_size), int(first.data.get("eval_batch_size", 10_000)),
-                  device)
+    if state is not None:
+        log.info("resume the cohort from %s (epoch %d)", checkpoint.path, state["epoch"])
+    loggers = [make_loggers(cfg, run_dir, record, reinit="create_new")
+               for cfg, run_dir, record in zip(cfgs, dirs, records, strict=True)]
+    try:
+        report = EpochReport(dirs, loggers, None if is_debug(first) else checkpoint,
+                             int(first.stop.max_epochs), bool(first.get("progress", True)))
+        results = fit(models, [p.member for p in prepared], build(first.optim), stop_rule(first),
+                      int(first.data.batch_size), int(first.data.get("eval_batch_size", 10_000)),
+                      device, on_epoch=report, resume=state)
+        _record_training(records, results, dirs)
+        live = [i for i, r in enumerate(results) if r.status != "diverged"]
+        if live:
+            _prune_and_test(first, [prepared[i] for i in live], [records[i] for i in live],
+                            [dirs[i] for i in live], [loggers[i] for i in live], device)
+    finally:
+        for member_loggers, record in zip(loggers, records, strict=True):
+            close_loggers(member_loggers, record)
+
+
+def _record_training(
+    records: Sequence[RunRecord], results: Sequence[MemberResult], dirs: Sequence[Path]
+) -> None:
     for record, result, run_dir in zip(records, results, dirs, strict=True):
         frame = pd.DataFrame(result.history, columns=list(COLUMNS))
         write_text_atomic(run_dir / "history.csv", frame.to_csv(index=False))
         record.stop_epoch, record.stop_target_met = result.stop_epoch, result.target_met
         record.epochs_trained = result.epochs_trained
+        record.status = result.status if result.status == "diverged" else "running"
         if result.status == "diverged":
-            record.status, record.error = "diverged", result.error
+            record.error = result.error
             continue
         best = frame.set_index("epoch").loc[result.stop_epoch]
         record.train_loss, record.train_acc = float(best.train_loss), float(best.train_acc)
         record.val_loss, record.val_acc = float(best.val_loss), float(best.val_acc)
-    live = [i for i, r in enumerate(results) if r.status != "diverged"]
-    if not live:
-        return
-    models = [models[i].to(device) for i in live]
-    val = [(prepared[i].member.x_val.to(device), prepared[i].member.y_val.to(device)) for i in live]
-    test = [(prepared[i].datamodule.x_test.to(device), prepared[i].datamodule.y_test.to(device))
-            for i in live]
-    train = [(prepared[i].member.x_train.to(device), prepared[i].member.y_train.to(device))
-             for i in live]
-    summaries = _prune(first, models, train, val, test)
-    for j, i in enumerate(live):
-        record = records[i]
+
+
+def _prune_and_test(
+    cfg: DictConfig, prepared: Sequence[Prepared], records: Sequence[RunRecord],
+    dirs: Sequence[Path], loggers: Sequence[Sequence[Any]], device: torch.device,
+) -> None:
+    """The trained (not diverged) members' trajectories, test metrics and outcome."""
+    models = [p.model.to(device) for p in prepared]
+    val = [(p.member.x_val.to(device), p.member.y_val.to(device)) for p in prepared]
+    test = [(p.datamodule.x_test.to(device), p.datamodule.y_test.to(device)) for p in prepared]
+    train = [(p.member.x_train.to(device), p.member.y_train.to(device)) for p in prepared]
+    summaries = _prune(cfg, models, train, val, test)
+    for j, (p, record) in enumerate(zip(prepared, records, strict=True)):
         frame = pd.concat([t.to_frame() for t in summaries[j][0]], ignore_index=True)
-        write_text_atomic(dirs[i] / "trajectory.csv", frame.to_csv(index=False))
+        write_text_atomic(dirs[j] / "trajectory.csv", frame.to_csv(index=False))
         for key, value in summaries[j][1].items():
             setattr(record, key, value)
+        log_trajectory(loggers[j], frame, summaries[j][1])
         correct, loss = (evaluate(models[j].eval(), *test[j]) / len(test[j][1])).tolist()
         record.test_loss, record.test_acc = loss, correct
-        record.status = "finished" if results[i].target_met else "max_epochs_reached"
-        mark_if_untrained(record, prepared[i].datamodule.num_classes)
+        for logger in loggers[j]:  # as the single run's test loop logs them
+            logger.log_metrics({**logger_names({"test_loss": loss, "test_acc": correct}),
+                                "epoch": record.epochs_trained}, step=record.epochs_trained)
+        record.status = "finished" if record.stop_target_met else "max_epochs_reached"
+        mark_if_untrained(record, p.datamodule.num_classes)
 
 
 def _prune(
@@ -288,18 +342,33 @@ def main_cohort(
 ) -> list[float | None] | None:
     """The Hydra job of one cohort: train it, leave the job status, return members' EDs.
 
-    As for a single run's job, a failure is recorded (in each member's ``record.json`` and
-    the job's status) and the multirun goes on; the job status names the first member.
+    As for a single run's job: a failure is recorded (in each member's ``record.json`` and
+    the job's status, which names every member) and the multirun goes on; SIGTERM or Ctrl-C
+    leaves each member ``interrupted`` and exits with 128 + the signal (143, 130).
     """
-    from propensity.launch import write_job_status
-
+    cfgs = member_configs(cfg)
+    skipped = {run_key(c) for c in cfgs if bool(c.resume) and finished_record(c) is not None}
     try:
-        records = train_cohort(member_configs(cfg), single)
+        records = train_cohort(cfgs, single)
+    except Interrupted as stop:
+        write_job_status(None, error=stop, members=_members_on_disk(cfgs))
+        log.error("%s: the members' records say interrupted; rerun the command to resume", stop)
+        raise SystemExit(128 + stop.signum) from None
     except Exception as error:
-        write_job_status(None, error=error)
+        write_job_status(None, error=error, members=_members_on_disk(cfgs))
         if not is_multirun():
             raise
         log.exception("cohort job failed; recorded in its members' record.json, the sweep goes on")
         return None
-    write_job_status(records[0])
+    write_job_status(records[0], members=[
+        {"run_key": r.run_key, "status": r.status, "skipped": r.run_key in skipped} for r in records])
     return [r.effective_density for r in records]
+
+
+def _members_on_disk(cfgs: Sequence[DictConfig]) -> list[dict[str, Any]]:
+    """Each member's run key and the status its ``record.json`` says (``failed`` if none)."""
+    out = []
+    for cfg in cfgs:
+        record, _ = load_record(run_directory(cfg) / "record.json")
+        out.append({"run_key": run_key(cfg), "status": record.status if record else "failed"})
+    return out

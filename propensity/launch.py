@@ -120,13 +120,23 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("propensity.workers", worker_count)
 
 
+# Outcomes of a run from the worst to the best: a cohort job's status is its worst member's.
+SEVERITY = ("failed", "interrupted", "diverged", "untrained", "running", "max_epochs_reached",
+            "finished")
+
+
 def write_job_status(
-    record: RunRecord | None, skipped: bool = False, error: BaseException | None = None
+    record: RunRecord | None,
+    skipped: bool = False,
+    error: BaseException | None = None,
+    members: Sequence[dict[str, Any]] = (),
 ) -> Path | None:
     """Leave this job's outcome in its Hydra job directory for `SweepSummary`.
 
-    With an `error`, its full traceback goes to ``traceback.txt`` beside it; the path of that
-    file is returned, for the one-line message that names it (None outside Hydra).
+    A cohort job passes its `members` (``run_key``, ``status``, ``skipped`` each); its status
+    is then its worst member's (`SEVERITY`), or the error's, and names every member. With an
+    `error`, its full traceback goes to ``traceback.txt`` beside it; the path of that file is
+    returned, for the one-line message that names it (None outside Hydra).
     """
     from hydra.core.hydra_config import HydraConfig
 
@@ -140,11 +150,32 @@ def write_job_status(
         if record is None
         else {"status": record.status, "run_key": record.run_key, "skipped": skipped}
     )
+    if members:
+        if record is not None:
+            status["status"] = min((m["status"] for m in members), key=_severity)
+            status["skipped"] = all(m.get("skipped", False) for m in members)
+        status["members"] = [dict(m) for m in members]
     (job_dir / JOB_STATUS).write_text(json.dumps(status))
     if error is None:
         return None
     (job_dir / TRACEBACK).write_text("".join(traceback.format_exception(error)))
     return job_dir / TRACEBACK
+
+
+def _severity(status: str) -> int:
+    return SEVERITY.index(status) if status in SEVERITY else 0
+
+
+def _read_status(job_dir: Path) -> dict[str, Any] | None:
+    try:
+        status = json.loads((job_dir / JOB_STATUS).read_text())
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def _outcome(status: dict[str, Any]) -> str:
+    return "skipped" if status.get("skipped") else str(status.get("status"))
 
 
 def job_outcomes(sweep_dir: Path) -> dict[Path, str]:
@@ -153,13 +184,23 @@ def job_outcomes(sweep_dir: Path) -> dict[Path, str]:
     outcomes = {}
     job_dirs = {p.parent for pattern in ("*/.hydra", f"*/{JOB_STATUS}") for p in sweep_dir.glob(pattern)}
     for job_dir in sorted(job_dirs):
-        try:
-            status = json.loads((job_dir / JOB_STATUS).read_text())
-        except (OSError, ValueError):
-            outcomes[job_dir] = "failed"
-            continue
-        outcomes[job_dir] = "skipped" if status.get("skipped") else str(status.get("status"))
+        status = _read_status(job_dir)
+        outcomes[job_dir] = "failed" if status is None else _outcome(status)
     return outcomes
+
+
+def run_outcomes(sweep_dir: Path) -> Counter[str]:
+    """How many runs of a sweep ended how: a cohort job counts each member (a failed or
+    interrupted cohort each member it names), any other job counts as one run."""
+    counts: Counter[str] = Counter()
+    for job_dir, outcome in job_outcomes(sweep_dir).items():
+        status = _read_status(job_dir) or {}
+        members = status.get("members") or []
+        if outcome in BAD_OUTCOMES or not members:
+            counts[outcome] += max(len(members), 1)
+        else:
+            counts.update(_outcome(m) for m in members)
+    return counts
 
 
 # Job outcomes that make a multirun exit non-zero.
@@ -223,9 +264,11 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         outcomes = job_outcomes(sweep_dir)
-        counts = Counter(outcomes.values())
+        counts = run_outcomes(sweep_dir)
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        log.info("sweep done: %s (%d jobs) in %s", summary or "no jobs", len(outcomes), sweep_dir)
+        runs, jobs = sum(counts.values()), len(outcomes)
+        size = f"{jobs} jobs" if runs == jobs else f"{runs} runs in {jobs} jobs"
+        log.info("sweep done: %s (%s) in %s", summary or "no jobs", size, sweep_dir)
         bad = [d for d, outcome in outcomes.items() if outcome in BAD_OUTCOMES]
         if bad:
             shown = [str(d / TRACEBACK) if (d / TRACEBACK).is_file() else str(d) for d in bad]

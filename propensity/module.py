@@ -17,6 +17,11 @@ from propensity.data import TensorBatches
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
+def logger_names(metrics: dict[str, float]) -> dict[str, float]:
+    """``train_loss`` -> ``train/loss``: the names the experiment loggers show, by stage."""
+    return {k.replace("_", "/", 1): v for k, v in metrics.items()}
+
+
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite; such a run has no trained model to prune."""
 
@@ -111,7 +116,7 @@ class Classifier(L.LightningModule):
         metrics = self.epoch_metrics()
         if not math.isfinite(metrics["train_loss"]):
             raise DivergedError(f"training loss is {metrics['train_loss']} at epoch {self.current_epoch}")
-        self.log_dict({k.replace("_", "/", 1): v for k, v in metrics.items()})
+        self.log_dict(logger_names(metrics))
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict({k.replace("_", "/", 1): v for k, v in self.epoch_metrics(("test",)).items()})
+        self.log_dict(logger_names(self.epoch_metrics(("test",))))

@@ -8,6 +8,7 @@ writes ``trajectory.csv``, and reports the effective density to the console and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,20 +90,26 @@ class PruneAfterFit(L.Callback):
             s["base_val_acc"],
             " (never degraded)" if s["never_degraded"] else "",
         )
-        keys = ("effective_density", "unpruned_weights", "total_weights", "base_val_acc")
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                _log_wandb(logger, frame, {k: s[k] for k in keys})
-            elif isinstance(logger, CSVLogger):
-                main = frame[frame["method"] == s["pruning_method"]]
-                for row in main.itertuples():
-                    logger.log_metrics(
-                        {"pruning/density": row.density, "pruning/val_acc": row.val_acc,
-                         "pruning/val_loss": row.val_loss},
-                        step=int(row.level),
-                    )
-                logger.log_metrics({f"pruning/{k}": float(s[k]) for k in keys})
-                logger.save()
+        log_trajectory(trainer.loggers, frame, s)
+
+
+def log_trajectory(loggers: Sequence[Any], frame: pd.DataFrame, summary: dict[str, Any]) -> None:
+    """Report a pruned run's trajectory and effective density to its experiment loggers:
+    W&B gets a table with a chart, the CSV logger one row per level of the main method."""
+    keys = ("effective_density", "unpruned_weights", "total_weights", "base_val_acc")
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            _log_wandb(logger, frame, {k: summary[k] for k in keys})
+        elif isinstance(logger, CSVLogger):
+            main = frame[frame["method"] == summary["pruning_method"]]
+            for row in main.itertuples():
+                logger.log_metrics(
+                    {"pruning/density": row.density, "pruning/val_acc": row.val_acc,
+                     "pruning/val_loss": row.val_loss},
+                    step=int(row.level),
+                )
+            logger.log_metrics({f"pruning/{k}": float(summary[k]) for k in keys})
+            logger.save()
 
 
 def _log_wandb(logger: WandbLogger, frame: pd.DataFrame, summary: dict[str, Any]) -> None:
