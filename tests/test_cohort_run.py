@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
-from propensity.cohort_run import check_cohort, train_cohort
+from propensity.cohort_epochs import CohortCheckpoint
+from propensity.cohort_run import check_cohort, main_cohort, member_configs, train_cohort
+from propensity.launch import Interrupted
 from propensity.records import RunRecord
 from propensity.train import run_directory, train
 from tests.conftest import FAST, run_cli
@@ -45,3 +52,83 @@ def test_multirun_groups_seeds_into_cohorts(tmp_path) -> None:
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("record.json")]
     assert sorted((r["init_seed"], r["cohort_size"]) for r in records) == [(0, 2), (1, 2), (2, 1)]
     assert {r["status"] for r in records} == {"finished"}
+
+
+def _signal_after_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int, signum: int) -> None:
+    """Send this process `signum` once the cohort's epoch hook has finished `epoch`, as a
+    scheduler or a user would between two epochs."""
+    from propensity.cohort_epochs import EpochReport
+
+    original = EpochReport.__call__
+
+    def report_then_signal(self: EpochReport, end) -> None:
+        original(self, end)
+        if end.epoch == epoch:
+            os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(EpochReport, "__call__", report_then_signal)
+
+
+def test_an_interrupted_cohort_resumes_from_its_checkpoint_as_if_never_stopped(
+    compose_cfg, tmp_path, monkeypatch, caplog
+) -> None:
+    seeds, longer = [(0, 0), (1, 1)], [*FAST, "stop.max_epochs=4"]
+    whole = train_cohort([compose_cfg(*longer, f"init_seed={i}", f"data_seed={d}",
+                                      f"results_dir={tmp_path / 'whole'}") for i, d in seeds])
+    cfgs = [compose_cfg(*longer, f"init_seed={i}", f"data_seed={d}") for i, d in seeds]
+
+    with monkeypatch.context() as patch:
+        _signal_after_epoch(patch, 2, signal.SIGTERM)
+        with pytest.raises(Interrupted):
+            train_cohort(cfgs)
+    checkpoint = CohortCheckpoint(cfgs)
+    assert torch.load(checkpoint.path, weights_only=True)["epoch"] == 2
+    for cfg in cfgs:
+        stopped = RunRecord.load(run_directory(cfg) / "record.json")
+        assert (stopped.status, stopped.error) == ("interrupted", "interrupted by SIGTERM")
+        assert pd.read_csv(run_directory(cfg) / "history.csv").epoch.tolist() == [1, 2]
+
+    from propensity.cohort_epochs import EpochReport
+
+    original, epochs = EpochReport.__call__, []
+    monkeypatch.setattr(EpochReport, "__call__", lambda self, end: (epochs.append(end.epoch),
+                                                                    original(self, end)))
+    with caplog.at_level(logging.INFO, logger="propensity"):
+        resumed = train_cohort(cfgs)
+    assert f"resume the cohort from {checkpoint.path} (epoch 2)" in caplog.text
+    assert epochs == [3, 4]  # only the epochs the interruption left
+    for cfg, record, reference in zip(cfgs, resumed, whole, strict=True):
+        assert record.status == "finished" and record.effective_density == reference.effective_density
+        ours, ref = run_directory(cfg), Path(reference.config["results_dir"]) / "adhoc" / reference.run_key
+        for table in ("history.csv", "trajectory.csv"):
+            assert (ours / table).read_text() == (ref / table).read_text(), table
+    assert not checkpoint.folder.exists()  # every member is done: the checkpoint went
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_leaves_every_member_interrupted_and_exits_as_a_single_run(
+    compose_cfg, monkeypatch, signum: int, code: int
+) -> None:
+    cfg = compose_cfg(*FAST, "+cohort_members=[[0,0],[1,1]]")
+    _signal_after_epoch(monkeypatch, 1, signum)
+    with pytest.raises(SystemExit) as exit_:
+        main_cohort(cfg)
+    assert exit_.value.code == code
+    for member in member_configs(cfg):
+        assert RunRecord.load(run_directory(member) / "record.json").status == "interrupted"
+
+
+def test_a_changed_set_of_unfinished_members_is_retrained_and_said(
+    compose_cfg, monkeypatch, caplog
+) -> None:
+    cfgs = [compose_cfg(*FAST, f"init_seed={i}") for i in (0, 1)]
+    with monkeypatch.context() as patch:
+        _signal_after_epoch(patch, 1, signal.SIGTERM)
+        with pytest.raises(Interrupted):
+            train_cohort(cfgs)
+    cfgs.append(compose_cfg(*FAST, "init_seed=2"))
+    with caplog.at_level(logging.INFO, logger="propensity"):
+        records = train_cohort(cfgs)
+    assert "the unfinished members changed since" in caplog.text
+    assert "resume the cohort" not in caplog.text
+    assert [r.status for r in records] == ["finished"] * 3
