@@ -52,6 +52,12 @@ def test_multirun_groups_seeds_into_cohorts(tmp_path) -> None:
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("record.json")]
     assert sorted((r["init_seed"], r["cohort_size"]) for r in records) == [(0, 2), (1, 2), (2, 1)]
     assert {r["status"] for r in records} == {"finished"}
+    jobs = [json.loads(p.read_text()) for p in tmp_path.rglob("job_status.json")]
+    named = sorted(sorted(m["run_key"] for m in job.get("members", [])) or [job["run_key"]] for job in jobs)
+    assert named == sorted([sorted(r["run_key"] for r in records if r["cohort_size"] == 2),
+                            [r["run_key"] for r in records if r["cohort_size"] == 1]])
+    assert {job["status"] for job in jobs} == {"finished"}
+    assert "sweep done: 3 finished (3 runs in 2 jobs)" in result.stdout + result.stderr
 
 
 def _signal_after_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int, signum: int) -> None:

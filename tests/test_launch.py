@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from propensity.launch import JOB_STATUS, sweep_progress, sweep_size
+from propensity.launch import JOB_STATUS, job_outcomes, run_outcomes, sweep_progress, sweep_size
 
 
 def _sweep_dir(tmp_path: Path, cli: list[str], params: dict[str, str], done: int) -> Path:
@@ -40,3 +40,17 @@ def test_progress_extrapolates_the_sweeps_throughput(tmp_path: Path) -> None:
     started = (sweep / "multirun.yaml").stat().st_mtime
     os.utime(sweep / "multirun.yaml", (started, started))
     assert sweep_progress(sweep, now=started + 30) == "1/4 jobs done, ~1m30s left"
+
+
+def test_a_cohort_job_counts_each_member(tmp_path: Path) -> None:
+    members = [{"run_key": "a", "status": "finished", "skipped": True},
+               {"run_key": "b", "status": "diverged", "skipped": False},
+               {"run_key": "c", "status": "finished", "skipped": False}]
+    statuses = {"0": {"status": "diverged", "run_key": "a", "skipped": False, "members": members},
+                "1": {"status": "finished", "run_key": "d", "skipped": False},
+                "2": {"status": "interrupted", "error": "x", "members": members[:2]}}
+    for job, status in statuses.items():
+        (tmp_path / job).mkdir()
+        (tmp_path / job / JOB_STATUS).write_text(json.dumps(status))
+    assert list(job_outcomes(tmp_path).values()) == ["diverged", "finished", "interrupted"]
+    assert run_outcomes(tmp_path) == {"skipped": 1, "diverged": 1, "finished": 2, "interrupted": 2}
