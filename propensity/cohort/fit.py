@@ -175,6 +175,10 @@ def fit(
     if len(models) != len(members):
         raise ValueError(f"{len(models)} models but {len(members)} members")
     device = torch.device(device)
+    cohort = stack(models).to(device)
+    opt = optimizer(cohort.parameters())
+    train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
+    val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
     results = [MemberResult() for _ in members]
     active = list(range(len(members)))  # member id at each stack position
     best: dict[int, tuple[float, dict[str, torch.Tensor]]] = {}
@@ -182,12 +186,11 @@ def fit(
     start = 0
     if resume is not None:
         start, active, results, best, finals = _restore(resume, models)
-    cohort = stack([models[m] for m in active] or models).to(device)
-    opt = optimizer(cohort.parameters())
-    if resume is not None and resume["optimizer"] is not None:
-        opt.load_state_dict(resume["optimizer"])
-    train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
-    val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
+        del cohort, opt
+        cohort = stack([models[m] for m in active] or models).to(device)
+        opt = optimizer(cohort.parameters())
+        if resume["optimizer"] is not None:
+            opt.load_state_dict(resume["optimizer"])
     for epoch in range(start, stop.max_epochs if active else start):
         cohort.train()
         orders = torch.stack([epoch_permutation(train.n, members[m].batch_seed, epoch) for m in active])
