@@ -3,7 +3,9 @@
 Each member is the single run its config describes (`propensity.train`): same data module,
 model, initialisation, batch seed and run key, and one run folder with ``history.csv``,
 ``trajectory.csv`` and ``record.json``. Only the arithmetic is shared: training and the
-pruning trajectories go through `propensity.cohort`.
+pruning trajectories go through `propensity.cohort`. The rest is the single run's too: the
+helpers of `propensity.runs`, its loggers, its record on SIGTERM or Ctrl-C, and resumption
+(from one checkpoint for the cohort, `propensity.cohort_epochs`).
 """
 
 from __future__ import annotations
