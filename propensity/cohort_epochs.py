@@ -12,7 +12,7 @@ the stacked optimiser state and the epoch are the cohort's: resuming needs every
 one epoch. A rerun of the same unfinished members with ``resume=true`` continues from it;
 a rerun whose unfinished members differ (another ``cohort`` size, other seeds) has no
 checkpoint of its own and retrains them from scratch, saying so when an older checkpoint
-held some of them. The folder is removed once every member has a terminal record.
+held some of them. A cohort's folder is removed once all its members have terminal records.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from propensity.cohort import EpochEnd
 from propensity.console import duration
 from propensity.identity import run_key
 from propensity.module import logger_names
+from propensity.records import TERMINAL, load_record
 from propensity.runs import run_directory
 
 log = logging.getLogger("propensity")
@@ -75,8 +76,17 @@ class CohortCheckpoint:
         state = {**state, "run_keys": self.keys, "cpu_threads": torch.get_num_threads()}
         write_atomic(self.path, lambda tmp: torch.save(state, tmp))
 
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def remove_finished(self) -> None:
+        """Remove every cohort checkpoint here (this one, or one left by an earlier set of
+        members) whose members all have a terminal record: none of them will train again."""
+        for listing in sorted(self.root.glob("*/members.json")):
+            try:
+                keys = json.loads(listing.read_text())
+            except (OSError, ValueError):
+                continue
+            records = [load_record(self.root.parent / key / "record.json")[0] for key in keys]
+            if all(r is not None and r.status in TERMINAL for r in records):
+                shutil.rmtree(listing.parent, ignore_errors=True)
 
     def _say_if_members_changed(self) -> None:
         for listing in sorted(self.root.glob("*/members.json")):

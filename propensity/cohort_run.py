@@ -36,7 +36,7 @@ from propensity.pruning import summarize, total_weights, weights_per_layer
 from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.measure import evaluate
 from propensity.pruning.trajectory import Trajectory
-from propensity.records import TERMINAL, RunRecord, load_record
+from propensity.records import RunRecord, load_record
 from propensity.runs import (
     build,
     close_loggers,
@@ -169,7 +169,7 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
     says ``running`` while it trains, ``interrupted`` after SIGTERM or Ctrl-C (re-raised as
     `Interrupted`), ``failed`` with the traceback after an error. The cohort resumes from its
     checkpoint (`propensity.cohort_epochs`) when ``resume=true``, with the thread count the
-    members started with, and drops the checkpoint once every member's record is terminal.
+    members started with; checkpoints whose members all have terminal records are removed.
     """
     started = time.perf_counter()
     dirs = [run_directory(cfg) for cfg in cfgs]
@@ -199,8 +199,7 @@ def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
             record.wall_time_s = wall / len(cfgs)  # the cohort's time, shared evenly
             record.finished_at = now()
             record.save(run_dir / "record.json")
-    if all(r.status in TERMINAL for r in records):
-        checkpoint.remove()
+    checkpoint.remove_finished()
     log.info("cohort of %d trained in %.1fs: %s", len(cfgs), wall,
              ", ".join(f"{r.run_key} {r.status}" for r in records))
     return records

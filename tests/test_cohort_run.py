@@ -138,3 +138,4 @@ def test_a_changed_set_of_unfinished_members_is_retrained_and_said(
     assert "the unfinished members changed since" in caplog.text
     assert "resume the cohort" not in caplog.text
     assert [r.status for r in records] == ["finished"] * 3
+    assert not list(CohortCheckpoint(cfgs).root.iterdir())  # the old cohort's checkpoint too
