@@ -259,7 +259,9 @@ class SweepSummary(Callback):
         status = job_dir / JOB_STATUS
         saved = json.loads(status.read_text()) if status.is_file() else {"status": "failed"}
         outcome = "skipped" if saved.get("skipped") else saved["status"]
-        log.info("job %s %s: %s", hydra_cfg.job.num, outcome, sweep_progress(job_dir.parent))
+        members = saved.get("members") or []
+        runs = f" ({len(members)} runs)" if len(members) > 1 else ""
+        log.info("job %s %s%s: %s", hydra_cfg.job.num, outcome, runs, sweep_progress(job_dir.parent))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

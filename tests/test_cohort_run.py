@@ -57,6 +57,7 @@ def test_multirun_groups_seeds_into_cohorts(tmp_path) -> None:
     assert named == sorted([sorted(r["run_key"] for r in records if r["cohort_size"] == 2),
                             [r["run_key"] for r in records if r["cohort_size"] == 1]])
     assert {job["status"] for job in jobs} == {"finished"}
+    assert "job 0 finished (2 runs)" in result.stdout + result.stderr
     assert "sweep done: 3 finished (3 runs in 2 jobs)" in result.stdout + result.stderr
 
 
