@@ -129,8 +129,10 @@ def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
 
     Each member's folder, run key and files are those its single run would write
     (``record.json``, ``history.csv``, ``trajectory.csv``), its record says
-    ``cohort_size``. Finished members are skipped; a cohort that would have one member
-    left is that member's single run (`propensity.train.train`), exactly.
+    ``cohort_size`` (the members trained together). Finished members are skipped; the rest
+    train in chunks that fit the memory budget (`chunk_plan`), one after another, and a
+    chunk that runs out of CUDA memory is halved and retried. A chunk of one member is
+    that member's single run (`propensity.train.train`), exactly.
     """
     from propensity.train import train
 
@@ -150,7 +152,7 @@ def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
     while todo:  # chunk after chunk, each within the memory budget (propensity.cohort.memory)
         chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
         try:
-            done = [train(cfgs[chunk[0]])] if len(chunk) == 1 else _train_members(
+            trained = [train(cfgs[chunk[0]])] if len(chunk) == 1 else _train_members(
                 [cfgs[i] for i in chunk])
         except torch.cuda.OutOfMemoryError:
             if len(chunk) == 1:
@@ -160,7 +162,7 @@ def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
                         "at most %d (set cohort_memory_gb lower to start there)", len(chunk), limit)
             torch.cuda.empty_cache()
             continue
-        records.update(zip(chunk, done, strict=True))
+        records.update(zip(chunk, trained, strict=True))
         todo = todo[len(chunk):]
     return [records[i] for i in range(len(cfgs))]
 
