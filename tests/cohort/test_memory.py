@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def test_chunk_arithmetic_by_hand() -> None:
                                                 (100, [1] * 10), (50, [1] * 10)])
 def test_fewest_near_equal_chunks_within_the_budget(budget: int, sizes: list[int]) -> None:
     assert chunk_sizes(10, lambda c: 100 * c, budget) == sizes
+
+
+def test_chunks_taken_from_the_members_left_are_the_plan() -> None:
+    """`train_cohort` takes the first chunk of the members left each time; a re-run that
+    skips finished chunks thus forms the same chunks (and finds their checkpoints)."""
+    for members in range(1, 60):
+        for limit in range(1, members + 1):
+            plan, left, taken = near_equal(members, math.ceil(members / limit)), members, []
+            while left:
+                taken.append(near_equal(left, math.ceil(left / limit))[0])
+                left -= taken[-1]
+            assert taken == plan, (members, limit)
 
 
 def test_no_members_is_refused() -> None:
