@@ -63,7 +63,7 @@ def test_fewest_near_equal_chunks_within_the_budget(budget: int, sizes: list[int
 
 def test_chunks_taken_from_the_members_left_are_the_plan() -> None:
     """`train_cohort` takes the first chunk of the members left each time; a re-run that
-    skips finished chunks thus forms the same chunks (and finds their checkpoints)."""
+    skips finished chunks thus forms the same chunks."""
     for members in range(1, 60):
         for limit in range(1, members + 1):
             plan, left, taken = near_equal(members, math.ceil(members / limit)), members, []
