@@ -10,7 +10,9 @@ helpers of `propensity.runs`, its loggers, its record on SIGTERM or Ctrl-C, and 
 
 from __future__ import annotations
 
+import inspect
 import logging
+import math
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -27,9 +29,10 @@ from propensity.atomic import write_text_atomic
 from propensity.callbacks.history import COLUMNS
 from propensity.callbacks.prune_after_fit import log_trajectory
 from propensity.cohort import Member, MemberResult, StopRule, fit, trajectories
+from propensity.cohort.memory import GIB, MemberBytes, budget_bytes, chunk_sizes, member_bytes, near_equal
 from propensity.cohort_epochs import CohortCheckpoint, EpochReport
 from propensity.identity import batch_seed, hashed_config, is_debug, run_key
-from propensity.launch import Interrupted, interruptible, write_job_status
+from propensity.launch import Interrupted, interruptible, job_device, write_job_status
 from propensity.models import initialize
 from propensity.module import logger_names
 from propensity.pruning import summarize, total_weights, weights_per_layer
@@ -123,7 +126,13 @@ def stop_rule(cfg: DictConfig) -> StopRule:
 
 
 def device_of(cfg: DictConfig) -> torch.device:
-    """``cuda`` when the trainer may use it and one is visible, else the CPU."""
+    """The job's device: under ``launcher=gpus`` its GPU (`propensity.launch.job_device`,
+    job N on visible GPU N mod count), else ``cuda`` when the trainer may use it and one is
+    visible, else the CPU."""
+    bound = job_device(cfg)
+    if bound:
+        devices = bound["devices"]
+        return torch.device("cpu") if bound["accelerator"] == "cpu" else torch.device("cuda", devices[0])
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         return torch.device("cuda")
@@ -137,10 +146,12 @@ def train_cohort(
 
     Each member's folder, run key and files are those its single run would write
     (``record.json``, ``history.csv``, ``trajectory.csv``), its record says
-    ``cohort_size``. Finished members are skipped; a cohort that would have one member
-    left is that member's single run, exactly, when the entry point passes its recipe as
-    `single` (`propensity.train.train`; glue does not import the entry point), and a
-    cohort of one otherwise.
+    ``cohort_size`` (the members trained together). Finished members are skipped; the rest
+    train in chunks that fit the memory budget (`chunk_plan`), one after another, and a
+    chunk that runs out of CUDA memory is halved and retried. A chunk of one member is
+    that member's single run, exactly, when the entry point passes its recipe as `single`
+    (`propensity.train.train`; glue does not import the entry point), and a cohort of one
+    otherwise.
     """
     for cfg in cfgs:
         validate(cfg)
@@ -154,12 +165,53 @@ def train_cohort(
             records[i] = done
         else:
             todo.append(i)
-    if len(todo) == 1 and single is not None:
-        records[todo[0]] = single(cfgs[todo[0]])
-    elif todo:
-        for i, record in zip(todo, _train_members([cfgs[i] for i in todo]), strict=True):
-            records[i] = record
+    limit = max(chunk_plan([cfgs[i] for i in todo]), default=1)
+    while todo:  # chunk after chunk, each within the memory budget (propensity.cohort.memory)
+        chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
+        try:
+            trained = ([single(cfgs[chunk[0]])] if len(chunk) == 1 and single is not None
+                       else _train_members([cfgs[i] for i in chunk]))
+        except torch.cuda.OutOfMemoryError:
+            if len(chunk) == 1:
+                raise
+            limit = math.ceil(len(chunk) / 2)
+            log.warning("a chunk of %d members ran out of CUDA memory; retrying in chunks of "
+                        "at most %d (set cohort_memory_gb lower to start there)", len(chunk), limit)
+            torch.cuda.empty_cache()
+            continue
+        records.update(zip(chunk, trained, strict=True))
+        todo = todo[len(chunk):]
     return [records[i] for i in range(len(cfgs))]
+
+
+def chunk_plan(cfgs: Sequence[DictConfig]) -> list[int]:
+    """Near-equal chunk sizes of `cfgs` (one grid cell's members), each within the budget
+    ``cohort_memory_gb`` (null: a fraction of what is free on the cohort's device)."""
+    if len(cfgs) < 2:
+        return [1] * len(cfgs)
+    first = cfgs[0]
+    estimate = member_estimate(first)
+    budget = budget_bytes(device_of(first), first.get("cohort_memory_gb"))
+    seeds = len({int(cfg.data_seed) for cfg in cfgs})
+    sizes = chunk_sizes(len(cfgs), lambda c: estimate.chunk(c, seeds), budget)
+    log.info("cohort of %d members: %.2f GiB estimated for a chunk of %d, budget %.2f GiB: "
+             "%d chunk(s) of at most %d", len(cfgs), estimate.chunk(sizes[0], seeds) / GIB,
+             sizes[0], budget / GIB, len(sizes), sizes[0])
+    return sizes
+
+
+def member_estimate(cfg: DictConfig) -> MemberBytes:
+    """The memory of one member of `cfg`'s cohort on its device (`propensity.cohort.memory`)."""
+    dm = build(cfg.data, data_seed=cfg.data_seed, batch_seed=0)
+    dm.prepare_data()
+    dm.setup("fit")
+    model = build(cfg.model, input_shape=dm.input_shape, num_classes=dm.num_classes)
+    return member_bytes(
+        model, dm.input_shape, str(cfg.optim.name), int(cfg.data.batch_size),
+        int(cfg.data.get("eval_batch_size", 10_000)),
+        inspect.signature(trajectories).parameters["batch_size"].default,
+        (len(dm.x_train), len(dm.x_val), len(dm.x_test)), float(cfg.optim.get("momentum", 0.0)),
+    )
 
 
 def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:

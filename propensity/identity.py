@@ -30,6 +30,7 @@ LOGISTICS: tuple[str, ...] = (
     "results_dir",
     "resume",
     "cohort",                     # seeds trained as one stacked model; recorded as cohort_size
+    "cohort_memory_gb",           # how many members train at once, not what each computes
     "device_from_job",            # launcher=gpus: which GPU, not what is computed on it
     "logger",
     "tags",                       # W&B labels

@@ -127,6 +127,9 @@ def _check_top(cfg: DictConfig) -> None:
                     f"set the top-level width instead, e.g. width={_show(model_width)}")
     for key in ("resume", "device_from_job"):
         _flag(cfg, key)
+    if cfg.get("cohort_memory_gb") is not None:
+        number(cfg, "cohort_memory_gb", 0, MAX_COUNT, "use GiB per device, e.g. cohort_memory_gb=70, "
+               "or null for a fraction of the free memory", low_open=True)
 
 
 def _check_data(cfg: DictConfig) -> None:

@@ -51,3 +51,24 @@ def test_experiment_composes_and_trains_on_data_of_its_shape(experiment, compose
     if record.status != "untrained":
         assert (run_dir / "trajectory.csv").is_file()
         assert record.effective_density is not None and 0 <= record.effective_density <= 1
+
+
+@pytest.mark.parametrize("experiment", ["mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd"])
+def test_paper_grids_run_as_cohorts_of_one_data_seed(experiment) -> None:
+    """The multirun of a paper regime: every cell's 50 seeds in 5 cohorts of 10 init seeds."""
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from propensity.sweeper import MEMBERS_KEY, group_jobs
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    params = [f"{key}={value}" for key, value in cfg.hydra.sweeper.params.items()]
+    [jobs] = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(params), None)
+    cohorts = group_jobs(jobs, cfg.cohort)
+    assert len(cohorts) == len(jobs) // 10
+    for job in cohorts:
+        [members] = [a.split("=", 1)[1] for a in job if a.startswith(f"+{MEMBERS_KEY}=")]
+        pairs = [tuple(map(int, p.split(","))) for p in members[2:-2].split("],[")]
+        assert sorted(i for i, _ in pairs) == list(range(10)) and len({d for _, d in pairs}) == 1

@@ -59,6 +59,19 @@ def test_local_submitit_launcher_grid_is_idempotent(tmp_path: Path) -> None:
     assert {r.run_key: r.finished_at for r in records(tmp_path / "r")} == finished_at
 
 
+def test_local_submitit_launcher_makes_one_job_per_cohort(tmp_path: Path) -> None:
+    """launcher=slurm's code path: a cohort is one submitit job (one array task on SLURM)."""
+    done = run_cli("-m", "launcher=local", "init_seed=0,1,2", "data_seed=0,1", "cohort=3",
+                   f"results_dir={tmp_path / 'r'}", *FAST, "width=0.1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [sweep] = (tmp_path / "multirun").glob("*/*")
+    jobs = [p for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]
+    assert len(jobs) == 2  # six seeds in cohorts of three
+    found = records(tmp_path / "r")
+    assert sorted((r.init_seed, r.data_seed) for r in found) == [(i, d) for i in range(3) for d in range(2)]
+    assert {(r.status, r.cohort_size) for r in found} == {("finished", 3)}
+
+
 def test_a_failing_job_does_not_stop_the_others_and_the_sweep_exits_non_zero(tmp_path: Path) -> None:
     done = run_cli("-m", "data.val_size=100,5000", "width=0.1", f"results_dir={tmp_path / 'r'}",
                    *FAST, cwd=tmp_path)
