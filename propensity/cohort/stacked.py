@@ -82,16 +82,20 @@ class StackedModel(nn.Module):
             h = _dense(self, "fc2", h).relu()
             return _dense(self, "proj", h)
         batch = x.shape[1]
-        h = x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])  # B x (K*C) x H x W
+        first = "conv1" if self.kind is Conv2 else "stem"
+        if _shared(x, self.members):  # one input for all: the first layer is one plain conv
+            h = _conv(self, first, x[0], shared=True)
+        else:
+            h = _conv(self, first, x.transpose(0, 1).reshape(batch, -1, *x.shape[3:]))
         if self.kind is Conv2:
-            h = _conv(self, "conv1", h).relu()
+            h = h.relu()
             h = _conv(self, "conv2", h).relu()
             h = F.max_pool2d(h, 2)
             h = h.view(batch, self.members, -1).transpose(0, 1)
             h = _dense(self, "fc1", h).relu()
             h = _dense(self, "fc2", h).relu()
             return _dense(self, "proj", h)
-        h = _bn(self, "bn", _conv(self, "stem", h)).relu()
+        h = _bn(self, "bn", h).relu()
         for i, block in enumerate(self.template.blocks):
             assert isinstance(block, ResidualBlock)
             p = f"blocks.{i}."
@@ -105,20 +109,32 @@ def _key(name: str) -> str:
     return name.replace(".", "__")
 
 
+def _shared(x: torch.Tensor, members: int) -> bool:
+    """True when every member reads the same input (a split expanded over K, as in
+    evaluation on one data seed's split): the first layer then needs one product, not K."""
+    return members > 1 and x.stride(0) == 0
+
+
 def _dense(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
     weight, bias = m.tensor(f"{layer}.weight"), m.tensor(f"{layer}.bias")
     if m.members == 1:  # the single model's own kernel (forward and backward), bitwise
         return F.linear(h[0], weight[0], bias[0]).unsqueeze(0)
+    if _shared(h, m.members):  # B x (K*out) from one matmul against all members' rows
+        k, out = weight.shape[:2]
+        shared = F.linear(h[0], weight.reshape(k * out, -1), bias.reshape(-1))
+        return shared.view(-1, k, out).transpose(0, 1)
     return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
 
 
-def _conv(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
+def _conv(m: StackedModel, layer: str, h: torch.Tensor, shared: bool = False) -> torch.Tensor:
+    """Member k's channels of `h` through member k's filters (one grouped convolution);
+    with `shared`, one input through all members' filters, as one plain convolution."""
     module = m.template.get_submodule(layer)
     weight = m.tensor(f"{layer}.weight")
     bias = m.tensor(f"{layer}.bias").reshape(-1) if module.bias is not None else None
     return F.conv2d(
         h, weight.reshape(-1, *weight.shape[2:]), bias, module.stride, module.padding,
-        module.dilation, m.members,
+        module.dilation, 1 if shared else m.members,
     )
 
 
