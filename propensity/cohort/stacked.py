@@ -87,12 +87,13 @@ class StackedModel(nn.Module):
         if _shared(x, self.members):  # one input for all: the first layer is one plain conv
             h = _conv(self, first, x[0], shared=True)
         else:
-            h = _conv(self, first, x.transpose(0, 1).reshape(batch, -1, *x.shape[3:]))
+            h = _conv(self, first, _channels_last(self, x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])))
+        h = _channels_last(self, h)
         if self.kind is Conv2:
             h = h.relu()
             h = _conv(self, "conv2", h).relu()
             h = F.max_pool2d(h, 2)
-            h = h.view(batch, self.members, -1).transpose(0, 1)
+            h = h.contiguous().view(batch, self.members, -1).transpose(0, 1)
             h = _dense(self, "fc1", h).relu()
             h = _dense(self, "fc2", h).relu()
             return _dense(self, "proj", h)
@@ -108,6 +109,20 @@ class StackedModel(nn.Module):
 
 def _key(name: str) -> str:
     return name.replace(".", "__")
+
+
+def _channels_last(m: StackedModel, h: torch.Tensor) -> torch.Tensor:
+    """Conv-2's grouped convolutions in channels-last layout.
+
+    Measured on the 2-core CPU, K = 10, one training step against K single models: Conv-2
+    0.1x 1.25x (default layout 0.85x), 0.5x 0.6-0.9x (0.5x). ResNet, whose BatchNorm is slower
+    in this layout, keeps the default one (0.1x: 4.4x against 3.2x; 1x: 0.35x against 0.47x,
+    wide grouped convolutions lose to single ones on a CPU either way). A cohort of one keeps
+    the single model's layout.
+    """
+    if m.members > 1 and m.kind is Conv2:
+        return h.contiguous(memory_format=torch.channels_last)
+    return h
 
 
 def _shared(x: torch.Tensor, members: int) -> bool:
