@@ -22,8 +22,11 @@ MEMBERS_KEY = "cohort_members"
 def group_jobs(jobs: Sequence[Sequence[str]], cohort: int) -> list[list[str]]:
     """Merge jobs whose overrides differ only in the seeds into jobs of up to `cohort` members.
 
-    Order is kept: a cohort appears where its first member was, members in sweep order.
-    A cohort of one is the original job, unchanged.
+    A cohort appears where its first member was. Within a grid cell members are taken by
+    data seed (stable, otherwise in sweep order), so a cohort holds as few data seeds as
+    possible: members of one data seed share their data in memory, and every evaluation of
+    their common validation split (each epoch, every pruning level) passes through the first
+    layer once for all of them. A cohort of one is the original job, unchanged.
     """
     if not isinstance(cohort, int) or isinstance(cohort, bool) or cohort < 1:
         raise ValueError(f"cohort={cohort!r} must be a positive integer (1 = single runs)")
@@ -36,6 +39,7 @@ def group_jobs(jobs: Sequence[Sequence[str]], cohort: int) -> list[list[str]]:
         )
     out = []
     for members in groups.values():
+        members.sort(key=lambda member: _seed_order(member[1][1]))
         for start in range(0, len(members), cohort):
             chunk = members[start : start + cohort]
             if len(chunk) == 1:
@@ -49,3 +53,11 @@ def group_jobs(jobs: Sequence[Sequence[str]], cohort: int) -> list[list[str]]:
 def key_of(override: str) -> str:
     """The config key an override sets (``+a.b=1`` -> ``a.b``)."""
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _seed_order(seed: str) -> tuple[int, int | str]:
+    """Sort key of a data seed override's value: numbers by value, anything else after them."""
+    try:
+        return (0, int(seed))
+    except ValueError:
+        return (1, seed)

@@ -12,9 +12,10 @@ def test_jobs_differing_only_in_seeds_become_cohorts() -> None:
             for w in (0.1, 0.5) for i in range(3) for d in range(2)]
     grouped = group_jobs(jobs, cohort=4)
     assert len(grouped) == 4  # per width: 6 seed pairs -> cohorts of 4 and 2
+    # members taken by data seed, so a cohort shares as few splits as possible
     assert grouped[0] == ["width=0.1", "init_seed=0", "data_seed=0",
-                          "+cohort_members=[[0,0],[0,1],[1,0],[1,1]]"]
-    assert grouped[1][-1] == "+cohort_members=[[2,0],[2,1]]"
+                          "+cohort_members=[[0,0],[1,0],[2,0],[0,1]]"]
+    assert grouped[1][-1] == "+cohort_members=[[1,1],[2,1]]"
     assert grouped[2][0] == "width=0.5"
 
 

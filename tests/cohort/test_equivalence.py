@@ -10,7 +10,8 @@ gradient into a move of up to lr) and 2e-3 for ResNet (asserted 1e-2: in one mem
 difference grows about 3x per step during its second epoch, then levels off). Accuracies
 agree to 0.5 point (a sample near a tie may flip); along the pruning trajectory of Conv-2
 and ResNet, where a weight near a level's magnitude cut-off may swap with its neighbour, to
-2 points and 1e-3 in loss (measured: 1 point, 3e-4), so their effective density may
+2 points and 1e-3 in loss (ResNet: 5e-3; measured: 1 point, 3e-4 with 2 threads, 1.8e-3 for
+ResNet with 1 thread, whose sums split differently), so their effective density may
 differ by one pruning step (measured: one Conv-2 member, 0.70 against 0.60 at step 0.1);
 the MLP's effective densities are equal. A cohort
 of one calls the single model's own kernels and takes its steps bitwise (tolerance 0).
@@ -33,7 +34,7 @@ WEIGHT_TOL = {"mlp": 1e-5, "conv2": 1e-3, "resnet": 1e-2}  # relative (Frobenius
 ACC_TOL = 0.005
 # Pruned levels magnify weight differences (a weight near the level's magnitude cut-off may
 # swap with its neighbour): trajectory accuracies and losses of the convolutional models.
-TRAJ_TOL = {"mlp": (0.005, 1e-5), "conv2": (0.02, 1e-3), "resnet": (0.02, 1e-3)}
+TRAJ_TOL = {"mlp": (0.005, 1e-5), "conv2": (0.02, 1e-3), "resnet": (0.02, 5e-3)}
 
 
 def run_both(cfgs):

@@ -55,3 +55,27 @@ def test_unstack_writes_a_member_back_into_a_single_model(cls: type) -> None:
 def test_mixed_architectures_cannot_stack() -> None:
     with pytest.raises(ValueError, match="one class"):
         stack([MLP(0.25, SHAPE), Conv2(0.25, SHAPE)])
+
+
+@pytest.mark.parametrize("cls", [MLP, Conv2, ResNet])
+def test_member_gradients_equal_their_single_models(cls: type) -> None:
+    """The stacked layers' written-out backward gives each member its own model's gradients."""
+    singles = [m.double() for m in models(cls)]
+    cohort = stack(singles)
+    x = torch.randn(3, 16, *SHAPE, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    cohort(x).square().sum().backward()
+    for k, single in enumerate(singles):
+        single(x[k]).square().sum().backward()
+        for name, param in single.named_parameters():
+            torch.testing.assert_close(cohort.tensor(name).grad[k], param.grad, msg=name)
+
+
+def test_a_shared_input_gives_the_same_outputs_as_its_copies() -> None:
+    """Evaluation on one split for all members (an expanded input) takes one product for the
+    first layer; the outputs are those of the gathered path."""
+    for cls in (MLP, Conv2, ResNet):
+        cohort = stack(models(cls)).eval()
+        x = torch.randn(16, *SHAPE, generator=torch.Generator().manual_seed(2))
+        shared = x.unsqueeze(0).expand(3, *x.shape)
+        with torch.no_grad():
+            torch.testing.assert_close(cohort(shared), cohort(shared.contiguous()))
