@@ -192,7 +192,7 @@ def chunk_plan(cfgs: Sequence[DictConfig]) -> list[int]:
     first = cfgs[0]
     estimate = member_estimate(first)
     budget = budget_bytes(device_of(first), first.get("cohort_memory_gb"))
-    seeds = len({int(cfg.data_seed) for cfg in cfgs})
+    seeds = _data_seeds(cfgs)
     sizes = chunk_sizes(len(cfgs), lambda c: estimate.chunk(c, seeds), budget)
     log.info("cohort of %d members: %.2f GiB estimated for a chunk of %d, budget %.2f GiB: "
              "%d chunk(s) of at most %d", len(cfgs), estimate.chunk(sizes[0], seeds) / GIB,
@@ -201,17 +201,56 @@ def chunk_plan(cfgs: Sequence[DictConfig]) -> list[int]:
 
 
 def member_estimate(cfg: DictConfig) -> MemberBytes:
-    """The memory of one member of `cfg`'s cohort on its device (`propensity.cohort.memory`)."""
-    dm = build(cfg.data, data_seed=cfg.data_seed, batch_seed=0)
-    dm.prepare_data()
-    dm.setup("fit")
-    model = build(cfg.model, input_shape=dm.input_shape, num_classes=dm.num_classes)
-    return member_bytes(
-        model, dm.input_shape, str(cfg.optim.name), int(cfg.data.batch_size),
-        int(cfg.data.get("eval_batch_size", 10_000)),
-        inspect.signature(trajectories).parameters["batch_size"].default,
-        (len(dm.x_train), len(dm.x_val), len(dm.x_test)), float(cfg.optim.get("momentum", 0.0)),
-    )
+    """The memory of one member of `cfg`'s cohort on its device (`propensity.cohort.memory`),
+    its evaluation passes planned at `PLANNED_EVAL_BATCH` samples (`evaluation_batches`);
+    one estimate per grid cell and process (every member of a cell is the same model)."""
+    key = cell(cfg)
+    if key not in _ESTIMATES:
+        dm = build(cfg.data, data_seed=cfg.data_seed, batch_seed=0)
+        dm.prepare_data()
+        dm.setup("fit")
+        model = build(cfg.model, input_shape=dm.input_shape, num_classes=dm.num_classes)
+        val_batch, prune_batch = _configured_batches(cfg)
+        _ESTIMATES[key] = member_bytes(
+            model, dm.input_shape, str(cfg.optim.name), int(cfg.data.batch_size),
+            min(val_batch, PLANNED_EVAL_BATCH), min(prune_batch, PLANNED_EVAL_BATCH),
+            (len(dm.x_train), len(dm.x_val), len(dm.x_test)),
+            float(cfg.optim.get("momentum", 0.0)),
+        )
+    return _ESTIMATES[key]
+
+
+# A cohort's evaluation passes (validation each epoch, every pruning level) are planned at
+# this many samples a forward, then grown to what the budget leaves, up to the configured
+# sizes: K members' activations at the configured 5,000-10,000 samples would otherwise
+# decide the chunks of a wide model (Conv-2 2x: 7-12 GiB a member).
+PLANNED_EVAL_BATCH = 256
+_ESTIMATES: dict[str, MemberBytes] = {}
+
+
+def _configured_batches(cfg: DictConfig) -> tuple[int, int]:
+    """The single run's (validation, pruning) batch sizes."""
+    prune = inspect.signature(trajectories).parameters["batch_size"].default
+    return int(cfg.data.get("eval_batch_size", 10_000)), int(prune)
+
+
+def _data_seeds(cfgs: Sequence[DictConfig]) -> int:
+    return len({int(cfg.data_seed) for cfg in cfgs})
+
+
+def evaluation_batches(cfgs: Sequence[DictConfig]) -> tuple[int, int]:
+    """The (validation, pruning) batch sizes of the chunk `cfgs`: the configured ones, or
+    less where the memory budget leaves room for fewer samples of K members at once
+    (`MemberBytes.evaluation_batch`). Accuracies are unchanged; losses sum in another order."""
+    val_batch, prune_batch = _configured_batches(cfgs[0])
+    if len(cfgs) < 2:
+        return val_batch, prune_batch
+    estimate = member_estimate(cfgs[0])
+    budget = budget_bytes(device_of(cfgs[0]), cfgs[0].get("cohort_memory_gb"))
+    k, seeds = len(cfgs), _data_seeds(cfgs)
+    return (estimate.evaluation_batch(k, seeds, budget, val_batch, min(val_batch, PLANNED_EVAL_BATCH)),
+            estimate.evaluation_batch(k, seeds, budget, prune_batch,
+                                      min(prune_batch, PLANNED_EVAL_BATCH)))
 
 
 def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
@@ -278,14 +317,20 @@ def _fit_prune_test(
     try:
         report = EpochReport(dirs, loggers, None if is_debug(first) else checkpoint,
                              int(first.stop.max_epochs), bool(first.get("progress", True)))
+        val_batch, prune_batch = evaluation_batches(cfgs)
+        if (val_batch, prune_batch) != _configured_batches(first):
+            log.info("evaluation batches of %d (validation) and %d (pruning) samples a forward "
+                     "keep the cohort's %d members within the memory budget", val_batch,
+                     prune_batch, len(cfgs))
         results = fit(models, [p.member for p in prepared], build(first.optim), stop_rule(first),
-                      int(first.data.batch_size), int(first.data.get("eval_batch_size", 10_000)),
-                      device, on_epoch=report, resume=state)
+                      int(first.data.batch_size), val_batch, device, on_epoch=report,
+                      resume=state)
         _record_training(records, results, dirs)
         live = [i for i, r in enumerate(results) if r.status != "diverged"]
         if live:
             _prune_and_test(first, [prepared[i] for i in live], [records[i] for i in live],
-                            [dirs[i] for i in live], [loggers[i] for i in live], device)
+                            [dirs[i] for i in live], [loggers[i] for i in live], device,
+                            prune_batch)
     finally:
         for member_loggers, record in zip(loggers, records, strict=True):
             close_loggers(member_loggers, record)
@@ -311,13 +356,19 @@ def _record_training(
 def _prune_and_test(
     cfg: DictConfig, prepared: Sequence[Prepared], records: Sequence[RunRecord],
     dirs: Sequence[Path], loggers: Sequence[Sequence[Any]], device: torch.device,
+    batch_size: int,
 ) -> None:
     """The trained (not diverged) members' trajectories, test metrics and outcome."""
+    moved: dict[int, torch.Tensor] = {}
+
+    def on_device(t: torch.Tensor) -> torch.Tensor:  # a data seed's split moves once
+        return moved.setdefault(id(t), t.to(device))
+
     models = [p.model.to(device) for p in prepared]
-    val = [(p.member.x_val.to(device), p.member.y_val.to(device)) for p in prepared]
-    test = [(p.datamodule.x_test.to(device), p.datamodule.y_test.to(device)) for p in prepared]
-    train = [(p.member.x_train.to(device), p.member.y_train.to(device)) for p in prepared]
-    summaries = _prune(cfg, models, train, val, test)
+    val = [(on_device(p.member.x_val), on_device(p.member.y_val)) for p in prepared]
+    test = [(on_device(p.datamodule.x_test), on_device(p.datamodule.y_test)) for p in prepared]
+    train = [(on_device(p.member.x_train), on_device(p.member.y_train)) for p in prepared]
+    summaries = _prune(cfg, models, train, val, test, batch_size)
     for j, (p, record) in enumerate(zip(prepared, records, strict=True)):
         frame = pd.concat([t.to_frame() for t in summaries[j][0]], ignore_index=True)
         write_text_atomic(dirs[j] / "trajectory.csv", frame.to_csv(index=False))
@@ -339,6 +390,7 @@ def _prune(
     train: Sequence[tuple[torch.Tensor, torch.Tensor]],
     val: Sequence[tuple[torch.Tensor, torch.Tensor]],
     test: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    batch_size: int,
 ) -> list[tuple[list[Trajectory], dict[str, Any]]]:
     """Every member's trajectories (method and baselines) and its record's pruning fields."""
     p = OmegaConf.to_container(cfg.pruning, resolve=True)
@@ -354,7 +406,7 @@ def _prune(
             continue
         by_method[method] = trajectories(
             models, val, p["step"], p["schedule"], p["min_density"], method,
-            test if p["eval_test"] else None, mask_seeds=range(p["mask_seeds"]))
+            test if p["eval_test"] else None, batch_size, range(p["mask_seeds"]))
     out = []
     for k, model in enumerate(models):
         n = total_weights(model)

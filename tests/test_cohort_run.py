@@ -178,6 +178,29 @@ def test_a_budget_for_two_members_trains_two_chunks_with_the_one_chunk_records(
             assert getattr(two, key) == pytest.approx(getattr(one, key), abs=1e-5), key
 
 
+def test_a_tight_budget_shrinks_the_evaluation_batches_not_the_results(
+    compose_cfg, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Evaluation batches only group samples: a budget that holds four members' training
+    but not 300 validation samples of each at once keeps one chunk of four, with the
+    accuracies and effective densities of the unconstrained cohort."""
+    whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
+    cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'tight'}")
+    estimate = member_estimate(cfgs[0])
+    budget = (estimate.chunk(4, 2) + 4 * estimate.eval_sample * 20) / GIB  # room for +20 samples
+    cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
+    assert chunk_plan(cfgs) == [4]
+    val_batch, prune_batch = cohort_run.evaluation_batches(cfgs)
+    assert val_batch < 300 and prune_batch < 300  # digits: 300 validation samples
+    with caplog.at_level(logging.INFO, logger="propensity"):
+        tight = train_cohort(cfgs)
+    assert any("evaluation batches of" in r.getMessage() for r in caplog.records)
+    for one, two in zip(whole, tight, strict=True):
+        assert two.cohort_size == 4 and two.effective_density == one.effective_density
+        assert (two.val_acc, two.test_acc) == (one.val_acc, one.test_acc)
+        assert two.val_loss == pytest.approx(one.val_loss, abs=1e-6)
+
+
 def test_a_chunk_out_of_cuda_memory_is_halved_and_retried(
     compose_cfg, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -49,6 +49,7 @@ class MemberBytes:
     pruning: int             # the same for one batch of the pruning pass
     data_fit: int            # training + validation split of one data seed
     data_prune: int          # validation + test split of one data seed
+    eval_sample: int = 0     # `validation` and `pruning` per sample: they grow with the batch
 
     def fit(self, members: int, data_seeds: int) -> int:
         """Peak bytes of training `members` members of `data_seeds` data seeds as one stack.
@@ -71,6 +72,21 @@ class MemberBytes:
     def chunk(self, members: int, data_seeds: int) -> int:
         """Peak bytes of a chunk of `members` members: the larger of training and pruning."""
         return max(self.fit(members, data_seeds), self.prune(members, data_seeds))
+
+    def evaluation_batch(self, members: int, data_seeds: int, budget: int, batch: int,
+                         planned: int) -> int:
+        """The largest evaluation batch, at most `batch`, whose activations for `members`
+        fit in what `budget` leaves beside the chunk (estimated at `planned` samples an
+        evaluation batch); at least `planned`.
+
+        Evaluation batches only group the samples of a forward pass, so this changes no
+        accuracy and a loss only in its float summation order; it lets a wide model's
+        cohort keep all its members in one chunk where configured batches (5,000 to 10,000
+        samples for K members at once) would split it.
+        """
+        spare = budget - self.chunk(members, data_seeds)
+        extra = spare // (members * self.eval_sample) if spare > 0 and self.eval_sample else 0
+        return int(min(batch, planned + extra))
 
 
 def optimizer_copies(name: str, momentum: float = 0.0) -> int:
@@ -169,15 +185,18 @@ def member_bytes(
     """
     sample = 4 * math.prod(input_shape) + 8
     n_train, n_val, n_test = split_sizes
+    eval_batch_size = min(eval_batch_size, n_val)
+    prune_batch_size = min(prune_batch_size, max(n_val, n_test))
     return MemberBytes(
         parameters=parameter_bytes(model),
         state_copies=optimizer_copies(optimizer, momentum),
         step_copies=STEP_TEMPORARIES.get(optimizer, max(STEP_TEMPORARIES.values())),
         training=training_activation_bytes(model, input_shape, batch_size),
-        validation=evaluation_activation_bytes(model, input_shape, min(eval_batch_size, n_val)),
-        pruning=evaluation_activation_bytes(model, input_shape, min(prune_batch_size, max(n_val, n_test))),
+        validation=evaluation_activation_bytes(model, input_shape, eval_batch_size),
+        pruning=evaluation_activation_bytes(model, input_shape, prune_batch_size),
         data_fit=(n_train + n_val) * sample,
         data_prune=(n_val + n_test) * sample,
+        eval_sample=evaluation_activation_bytes(model, input_shape, 1),
     )
 
 

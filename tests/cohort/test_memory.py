@@ -55,6 +55,16 @@ def test_chunk_arithmetic_by_hand() -> None:
     assert near_equal(10, 3) == [4, 3, 3] and near_equal(50, 10) == [5] * 10
 
 
+def test_evaluation_batch_grows_into_what_the_budget_leaves() -> None:
+    est = MemberBytes(parameters=100, state_copies=2, step_copies=1, training=50, validation=70,
+                      pruning=400, data_fit=1000, data_prune=300, eval_sample=10)
+    chunk = est.chunk(4, 2)  # planned at 256 samples
+    assert est.evaluation_batch(4, 2, chunk, 5000, 256) == 256  # no room: the planned size
+    assert est.evaluation_batch(4, 2, chunk + 4 * 10 * 100, 5000, 256) == 356
+    assert est.evaluation_batch(4, 2, 10**9, 5000, 256) == 5000  # never above the configured
+    assert est.evaluation_batch(4, 2, chunk - 1, 200, 200) == 200
+
+
 @pytest.mark.parametrize(("budget", "sizes"), [(10_000, [10]), (350, [3, 3, 2, 2]),
                                                 (100, [1] * 10), (50, [1] * 10)])
 def test_fewest_near_equal_chunks_within_the_budget(budget: int, sizes: list[int]) -> None:
