@@ -10,7 +10,6 @@ helpers of `propensity.runs`, its loggers, its record on SIGTERM or Ctrl-C, and 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import time
@@ -29,10 +28,17 @@ from propensity.atomic import write_text_atomic
 from propensity.callbacks.history import COLUMNS
 from propensity.callbacks.prune_after_fit import log_trajectory
 from propensity.cohort import Member, MemberResult, StopRule, fit, trajectories
-from propensity.cohort.memory import GIB, MemberBytes, budget_bytes, chunk_sizes, member_bytes, near_equal
+from propensity.cohort.memory import near_equal
+from propensity.cohort_chunks import (
+    SEED_KEYS,
+    chunk_plan,
+    configured_batches,
+    device_of,
+    evaluation_batches,
+)
 from propensity.cohort_epochs import CohortCheckpoint, EpochReport
 from propensity.identity import batch_seed, hashed_config, is_debug, run_key
-from propensity.launch import Interrupted, interruptible, job_device, write_job_status
+from propensity.launch import Interrupted, interruptible, write_job_status
 from propensity.models import initialize
 from propensity.module import logger_names
 from propensity.pruning import summarize, total_weights, weights_per_layer
@@ -57,10 +63,6 @@ from propensity.validation import validate
 
 log = logging.getLogger("propensity")
 
-# Keys in which the members of one cohort may differ.
-SEED_KEYS: tuple[str, ...] = ("init_seed", "data_seed")
-
-
 @dataclass
 class Prepared:
     """One member's single-run ingredients, built as `propensity.train` builds them."""
@@ -69,14 +71,6 @@ class Prepared:
     model: nn.Module
     datamodule: Any
     member: Member
-
-
-def cell(cfg: DictConfig) -> str:
-    """The grid cell of a config: its scientific config without the seeds, as JSON."""
-    import json
-
-    science = {k: v for k, v in hashed_config(cfg).items() if k not in SEED_KEYS}
-    return json.dumps(science, sort_keys=True)
 
 
 def check_cohort(cfgs: Sequence[DictConfig]) -> None:
@@ -125,20 +119,6 @@ def stop_rule(cfg: DictConfig) -> StopRule:
     return StopRule(stop["name"], int(stop["max_epochs"]), float(stop.get("target", 0.2)))
 
 
-def device_of(cfg: DictConfig) -> torch.device:
-    """The job's device: under ``launcher=gpus`` its GPU (`propensity.launch.job_device`,
-    job N on visible GPU N mod count), else ``cuda`` when the trainer may use it and one is
-    visible, else the CPU."""
-    bound = job_device(cfg)
-    if bound:
-        devices = bound["devices"]
-        return torch.device("cpu") if bound["accelerator"] == "cpu" else torch.device("cuda", devices[0])
-    accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
 def train_cohort(
     cfgs: Sequence[DictConfig], single: Callable[[DictConfig], RunRecord] | None = None
 ) -> list[RunRecord]:
@@ -182,75 +162,6 @@ def train_cohort(
         records.update(zip(chunk, trained, strict=True))
         todo = todo[len(chunk):]
     return [records[i] for i in range(len(cfgs))]
-
-
-def chunk_plan(cfgs: Sequence[DictConfig]) -> list[int]:
-    """Near-equal chunk sizes of `cfgs` (one grid cell's members), each within the budget
-    ``cohort_memory_gb`` (null: a fraction of what is free on the cohort's device)."""
-    if len(cfgs) < 2:
-        return [1] * len(cfgs)
-    first = cfgs[0]
-    estimate = member_estimate(first)
-    budget = budget_bytes(device_of(first), first.get("cohort_memory_gb"))
-    seeds = _data_seeds(cfgs)
-    sizes = chunk_sizes(len(cfgs), lambda c: estimate.chunk(c, seeds), budget)
-    log.info("cohort of %d members: %.2f GiB estimated for a chunk of %d, budget %.2f GiB: "
-             "%d chunk(s) of at most %d", len(cfgs), estimate.chunk(sizes[0], seeds) / GIB,
-             sizes[0], budget / GIB, len(sizes), sizes[0])
-    return sizes
-
-
-def member_estimate(cfg: DictConfig) -> MemberBytes:
-    """The memory of one member of `cfg`'s cohort on its device (`propensity.cohort.memory`),
-    its evaluation passes planned at `PLANNED_EVAL_BATCH` samples (`evaluation_batches`);
-    one estimate per grid cell and process (every member of a cell is the same model)."""
-    key = cell(cfg)
-    if key not in _ESTIMATES:
-        dm = build(cfg.data, data_seed=cfg.data_seed, batch_seed=0)
-        dm.prepare_data()
-        dm.setup("fit")
-        model = build(cfg.model, input_shape=dm.input_shape, num_classes=dm.num_classes)
-        val_batch, prune_batch = _configured_batches(cfg)
-        _ESTIMATES[key] = member_bytes(
-            model, dm.input_shape, str(cfg.optim.name), int(cfg.data.batch_size),
-            min(val_batch, PLANNED_EVAL_BATCH), min(prune_batch, PLANNED_EVAL_BATCH),
-            (len(dm.x_train), len(dm.x_val), len(dm.x_test)),
-            float(cfg.optim.get("momentum", 0.0)),
-        )
-    return _ESTIMATES[key]
-
-
-# A cohort's evaluation passes (validation each epoch, every pruning level) are planned at
-# this many samples a forward, then grown to what the budget leaves, up to the configured
-# sizes: K members' activations at the configured 5,000-10,000 samples would otherwise
-# decide the chunks of a wide model (Conv-2 2x: 7-12 GiB a member).
-PLANNED_EVAL_BATCH = 256
-_ESTIMATES: dict[str, MemberBytes] = {}
-
-
-def _configured_batches(cfg: DictConfig) -> tuple[int, int]:
-    """The single run's (validation, pruning) batch sizes."""
-    prune = inspect.signature(trajectories).parameters["batch_size"].default
-    return int(cfg.data.get("eval_batch_size", 10_000)), int(prune)
-
-
-def _data_seeds(cfgs: Sequence[DictConfig]) -> int:
-    return len({int(cfg.data_seed) for cfg in cfgs})
-
-
-def evaluation_batches(cfgs: Sequence[DictConfig]) -> tuple[int, int]:
-    """The (validation, pruning) batch sizes of the chunk `cfgs`: the configured ones, or
-    less where the memory budget leaves room for fewer samples of K members at once
-    (`MemberBytes.evaluation_batch`). Accuracies are unchanged; losses sum in another order."""
-    val_batch, prune_batch = _configured_batches(cfgs[0])
-    if len(cfgs) < 2:
-        return val_batch, prune_batch
-    estimate = member_estimate(cfgs[0])
-    budget = budget_bytes(device_of(cfgs[0]), cfgs[0].get("cohort_memory_gb"))
-    k, seeds = len(cfgs), _data_seeds(cfgs)
-    return (estimate.evaluation_batch(k, seeds, budget, val_batch, min(val_batch, PLANNED_EVAL_BATCH)),
-            estimate.evaluation_batch(k, seeds, budget, prune_batch,
-                                      min(prune_batch, PLANNED_EVAL_BATCH)))
 
 
 def _train_members(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
@@ -318,7 +229,7 @@ def _fit_prune_test(
         report = EpochReport(dirs, loggers, None if is_debug(first) else checkpoint,
                              int(first.stop.max_epochs), bool(first.get("progress", True)))
         val_batch, prune_batch = evaluation_batches(cfgs)
-        if (val_batch, prune_batch) != _configured_batches(first):
+        if (val_batch, prune_batch) != configured_batches(first):
             log.info("evaluation batches of %d (validation) and %d (pruning) samples a forward "
                      "keep the cohort's %d members within the memory budget", val_batch,
                      prune_batch, len(cfgs))

@@ -15,14 +15,12 @@ from omegaconf import OmegaConf
 
 from propensity import cohort_run
 from propensity.cohort.memory import GIB
+from propensity.cohort_chunks import chunk_plan, device_of, evaluation_batches, member_estimate
 from propensity.cohort_epochs import CohortCheckpoint
 from propensity.cohort_run import (
     check_cohort,
-    chunk_plan,
-    device_of,
     main_cohort,
     member_configs,
-    member_estimate,
     train_cohort,
 )
 from propensity.launch import Interrupted
@@ -190,7 +188,7 @@ def test_a_tight_budget_shrinks_the_evaluation_batches_not_the_results(
     budget = (estimate.chunk(4, 2) + 4 * estimate.eval_sample * 20) / GIB  # room for +20 samples
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
     assert chunk_plan(cfgs) == [4]
-    val_batch, prune_batch = cohort_run.evaluation_batches(cfgs)
+    val_batch, prune_batch = evaluation_batches(cfgs)
     assert val_batch < 300 and prune_batch < 300  # digits: 300 validation samples
     with caplog.at_level(logging.INFO, logger="propensity"):
         tight = train_cohort(cfgs)
