@@ -1,6 +1,7 @@
 """Benchmark: K seeds as one cohort against K single runs of the same work.
 
-    python benchmarks/cohort.py [--members 10] [--repeats 3] [--device cuda] [--quick]
+    python benchmarks/cohort.py [--members 10] [--repeats 3] [--device cuda] [--levels-at-once 4 17]
+                                [--cases mlp:0.1 conv2:0.5] [--quick]
 
 For MLP (widths 0.1, 1, 5; MNIST shapes 1x28x28, SGD) and Conv-2 (widths 0.1, 0.5; CIFAR-10
 shapes 3x32x32, Adam), on random tensors (only the shapes matter for speed), it times in
@@ -10,7 +11,8 @@ the same process, interleaved so load from other processes hits both alike:
   order (the hot path of `propensity.module.Classifier` without Lightning, i.e. the single
   runs' floor), against `propensity.cohort.fit` of the K models for one epoch;
 - the pruning trajectory (51 levels): K calls of `propensity.pruning.measure.measure_trajectory` against
-  one `propensity.cohort.trajectories`.
+  one `propensity.cohort.trajectories`, and with ``--levels-at-once L`` that cohort sweep
+  evaluating L levels per forward.
 
 Every member has its own batch order; all share one data split, as the init seeds of one
 data seed do. Printed: median seconds, the cohort's speedup, and each side's GFLOP/s
@@ -132,6 +134,7 @@ def bench(kind: str, width: float, args: argparse.Namespace, device: torch.devic
     stop = StopRule("epochs", 1)
     times: dict[str, list[float]] = {"single_epoch": [], "cohort_epoch": [],
                                       "single_sweep": [], "cohort_sweep": []}
+    times.update({f"levels_{n}": [] for n in args.levels_at_once})
     for _ in range(args.repeats):
         singles = models_of(kind, width, k, device)
         times["single_epoch"].append(timed(device, single_epochs, singles, kind, x, y, args.batch))
@@ -140,6 +143,9 @@ def bench(kind: str, width: float, args: argparse.Namespace, device: torch.devic
             timed(device, fit, cohort, members, optimizer_of(kind), stop, args.batch, device=device))
         times["single_sweep"].append(timed(device, single_sweeps, singles, xv, yv))
         times["cohort_sweep"].append(timed(device, trajectories, singles, [(xv, yv)] * k))
+        for n in args.levels_at_once:
+            times[f"levels_{n}"].append(
+                timed(device, trajectories, singles, [(xv, yv)] * k, levels_at_once=n))
     med = {name: statistics.median(v) for name, v in times.items()}
     per_sample = forward_flops(singles[0], shape)
     flops = {"epoch": 3 * per_sample * n_train * k, "sweep": per_sample * n_val * 51 * k}
@@ -158,6 +164,8 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=[f"{m}:{w:g}" for m, w in CASES],
                         help="model:width pairs, e.g. mlp:0.1 conv2:0.5")
     parser.add_argument("--device", default="cpu", help="e.g. cuda")
+    parser.add_argument("--levels-at-once", type=int, nargs="*", default=[], metavar="L",
+                        help="also time the cohort sweep with L levels per forward, e.g. 4 17")
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat: a smoke run")
     args = parser.parse_args()
     if args.quick:
@@ -179,6 +187,11 @@ def main() -> None:
                   f"{single:7.2f} s ({gs:6.1f} GFLOP/s, {gs / mm:4.0%} of mm) | cohort "
                   f"{cohort:7.2f} s ({gc:6.1f} GFLOP/s, {gc / mm:4.0%}) | {single / cohort:5.2f}x",
                   flush=True)
+        for n in args.levels_at_once:
+            t = med[f"levels_{n}"]
+            print(f"{kind} {float(width):g}x sweep, {n} levels a forward: cohort {t:7.2f} s "
+                  f"({flops['sweep'] / t / 1e9:6.1f} GFLOP/s) | {med['single_sweep'] / t:5.2f}x the "
+                  f"singles, {med['cohort_sweep'] / t:5.2f}x one level a forward", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ from propensity.cohort import trajectories
 from propensity.cohort.memory import GIB, MemberBytes, budget_bytes, chunk_sizes, member_bytes
 from propensity.identity import hashed_config
 from propensity.launch import job_device
+from propensity.pruning.masks import last_level
 from propensity.runs import build
+from propensity.sweeper import SEED_KEYS
 
 log = logging.getLogger("propensity")
-
-# Keys in which the members of one cohort may differ.
-SEED_KEYS: tuple[str, ...] = ("init_seed", "data_seed")
 
 
 def cell(cfg: DictConfig) -> str:
@@ -114,3 +113,18 @@ def evaluation_batches(cfgs: Sequence[DictConfig]) -> tuple[int, int]:
     return (estimate.evaluation_batch(k, seeds, budget, val_batch, min(val_batch, PLANNED_EVAL_BATCH)),
             estimate.evaluation_batch(k, seeds, budget, prune_batch,
                                       min(prune_batch, PLANNED_EVAL_BATCH)))
+
+
+def pruning_levels(cfgs: Sequence[DictConfig], prune_batch: int) -> int:
+    """How many pruning levels the chunk `cfgs` evaluates per forward: ``pruning.levels_at_once``,
+    or with 0 the most that fit beside the chunk in the memory budget at `prune_batch`
+    samples a forward (`MemberBytes.levels_at_once`)."""
+    first = cfgs[0]
+    p = first.pruning
+    levels = last_level(float(p.step), str(p.schedule), float(p.min_density)) + 1
+    wanted = int(p.get("levels_at_once", 1))
+    if wanted > 0:
+        return min(wanted, levels)
+    estimate = member_estimate(first)
+    budget = budget_bytes(device_of(first), first.get("cohort_memory_gb"))
+    return estimate.levels_at_once(len(cfgs), _data_seeds(cfgs), budget, prune_batch, levels)

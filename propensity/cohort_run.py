@@ -30,11 +30,11 @@ from propensity.callbacks.prune_after_fit import log_trajectory
 from propensity.cohort import Member, MemberResult, StopRule, fit, trajectories
 from propensity.cohort.memory import near_equal
 from propensity.cohort_chunks import (
-    SEED_KEYS,
     chunk_plan,
     configured_batches,
     device_of,
     evaluation_batches,
+    pruning_levels,
 )
 from propensity.cohort_epochs import CohortCheckpoint, EpochReport
 from propensity.identity import batch_seed, hashed_config, is_debug, run_key
@@ -59,6 +59,7 @@ from propensity.runs import (
     run_directory,
     use_threads,
 )
+from propensity.sweeper import MEMBERS_KEY, SEED_KEYS
 from propensity.validation import validate
 
 log = logging.getLogger("propensity")
@@ -279,7 +280,8 @@ def _prune_and_test(
     val = [(on_device(p.member.x_val), on_device(p.member.y_val)) for p in prepared]
     test = [(on_device(p.datamodule.x_test), on_device(p.datamodule.y_test)) for p in prepared]
     train = [(on_device(p.member.x_train), on_device(p.member.y_train)) for p in prepared]
-    summaries = _prune(cfg, models, train, val, test, batch_size)
+    levels = pruning_levels([p.cfg for p in prepared], batch_size)
+    summaries = _prune(cfg, models, train, val, test, batch_size, levels)
     for j, (p, record) in enumerate(zip(prepared, records, strict=True)):
         frame = pd.concat([t.to_frame() for t in summaries[j][0]], ignore_index=True)
         write_text_atomic(dirs[j] / "trajectory.csv", frame.to_csv(index=False))
@@ -302,6 +304,7 @@ def _prune(
     val: Sequence[tuple[torch.Tensor, torch.Tensor]],
     test: Sequence[tuple[torch.Tensor, torch.Tensor]],
     batch_size: int,
+    levels_at_once: int = 1,
 ) -> list[tuple[list[Trajectory], dict[str, Any]]]:
     """Every member's trajectories (method and baselines) and its record's pruning fields."""
     p = OmegaConf.to_container(cfg.pruning, resolve=True)
@@ -317,7 +320,7 @@ def _prune(
             continue
         by_method[method] = trajectories(
             models, val, p["step"], p["schedule"], p["min_density"], method,
-            test if p["eval_test"] else None, batch_size, range(p["mask_seeds"]))
+            test if p["eval_test"] else None, batch_size, range(p["mask_seeds"]), levels_at_once)
     out = []
     for k, model in enumerate(models):
         n = total_weights(model)
@@ -335,8 +338,6 @@ def member_configs(cfg: DictConfig) -> list[DictConfig]:
     Each is `cfg` with that member's ``init_seed`` and ``data_seed`` and without the
     ``cohort_members`` key, so it is exactly the config its single run would have.
     """
-    from propensity.sweeper import MEMBERS_KEY
-
     members = OmegaConf.to_container(cfg[MEMBERS_KEY], resolve=True)
     assert isinstance(members, list)
     base = OmegaConf.to_container(cfg, resolve=False)

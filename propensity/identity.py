@@ -41,6 +41,7 @@ LOGISTICS: tuple[str, ...] = (
     "data.eval_batch_size",       # ... and how fast they are read
     "data.whole_epoch",
     "data.default_lr",            # hashed where it takes effect, as optim.lr
+    "pruning.levels_at_once",     # levels per forward: the same accuracies, faster
     "trainer.accelerator",        # the device type is recorded, not hashed (see the README)
     "trainer.devices",            # always 1 (refused otherwise by propensity.validation)
     "trainer.enable_progress_bar",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# The keys in which the members of one cohort may differ.
 SEED_KEYS: tuple[str, ...] = ("init_seed", "data_seed")
 MEMBERS_KEY = "cohort_members"
 

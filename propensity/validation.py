@@ -187,6 +187,10 @@ def _check_pruning(cfg: DictConfig) -> None:
                     "list each method once, not pruning.method again")
     number(cfg, f"{p}.mask_seeds", 1, 1000, "masks averaged per level, e.g. pruning.mask_seeds=3",
            integer=True)
+    if "levels_at_once" in cfg[p]:
+        number(cfg, f"{p}.levels_at_once", 0, 10_000,
+               "levels per forward, 0 = as many as fit in memory, e.g. pruning.levels_at_once=8",
+               integer=True)
     if "edge_popup" in cfg[p]:
         e = f"{p}.edge_popup"
         _numbers(cfg, f"{e}.densities", lambda v: 0 < v <= 1, "must be a list of densities in (0, 1]",

@@ -15,7 +15,13 @@ from omegaconf import OmegaConf
 
 from propensity import cohort_run
 from propensity.cohort.memory import GIB
-from propensity.cohort_chunks import chunk_plan, device_of, evaluation_batches, member_estimate
+from propensity.cohort_chunks import (
+    chunk_plan,
+    device_of,
+    evaluation_batches,
+    member_estimate,
+    pruning_levels,
+)
 from propensity.cohort_epochs import CohortCheckpoint
 from propensity.cohort_run import (
     check_cohort,
@@ -197,6 +203,26 @@ def test_a_tight_budget_shrinks_the_evaluation_batches_not_the_results(
         assert two.cohort_size == 4 and two.effective_density == one.effective_density
         assert (two.val_acc, two.test_acc) == (one.val_acc, one.test_acc)
         assert two.val_loss == pytest.approx(one.val_loss, abs=1e-6)
+
+
+def test_levels_at_once_keep_run_keys_accuracies_and_effective_densities(compose_cfg, tmp_path) -> None:
+    """Several pruning levels per forward (``pruning.levels_at_once``: a number, or 0 for as
+    many as fit the budget) only group the work: same run keys, accuracies along the whole
+    trajectory and effective densities as one level at a time."""
+    base = _cohort(compose_cfg, f"results_dir={tmp_path / 'one'}")
+    one = train_cohort(base)
+    for at_once in (0, 7):
+        cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / str(at_once)}",
+                       f"pruning.levels_at_once={at_once}")
+        if at_once == 0:  # digits' 300 validation samples: all 51 levels fit the RAM budget
+            assert pruning_levels(cfgs, 8192) == 51
+        many = train_cohort(cfgs)
+        for a, b, cfg_a, cfg_b in zip(one, many, base, cfgs, strict=True):
+            assert b.run_key == a.run_key and b.effective_density == a.effective_density
+            ta = pd.read_csv(run_directory(cfg_a) / "trajectory.csv")
+            tb = pd.read_csv(run_directory(cfg_b) / "trajectory.csv")
+            assert tb.val_acc.tolist() == ta.val_acc.tolist()
+            assert tb.val_loss.to_numpy() == pytest.approx(ta.val_loss.to_numpy(), rel=1e-5)
 
 
 def test_a_chunk_out_of_cuda_memory_is_halved_and_retried(

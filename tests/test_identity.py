@@ -32,7 +32,8 @@ def test_a_new_key_at_its_default_keeps_the_key(compose_cfg, override: str) -> N
     "override",
     ["logger=none", "logger=wandb", "launcher=gpus", "launcher=local", "resume=false",
      "trainer.enable_progress_bar=true", "trainer.accelerator=cpu", "trainer=cpu",
-     "data.eval_batch_size=100", "data.whole_epoch=false", "name=other"],
+     "data.eval_batch_size=100", "data.whole_epoch=false", "name=other",
+     "pruning.levels_at_once=0", "pruning.levels_at_once=8"],
 )
 def test_logistics_do_not_change_the_key(compose_cfg, override: str) -> None:
     assert run_key(compose_cfg(override)) == run_key(compose_cfg())

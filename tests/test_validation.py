@@ -11,6 +11,8 @@ from propensity.validation import ConfigError, validate
 BAD = [
     ("pruning.schedule=remaining pruning.min_density=0", "pruning.min_density=0"),
     ("pruning.baselines=[random] pruning.mask_seeds=0", "pruning.mask_seeds=0"),
+    ("pruning.levels_at_once=-1", "pruning.levels_at_once=-1"),
+    ("pruning.levels_at_once=2.5", "pruning.levels_at_once=2.5"),
     ("pruning.thresholds=[abc]", "pruning.thresholds="),
     ("data.batch_size=1.5", "data.batch_size=1.5"),
     ("stop.target=-1", "stop.target=-1"),

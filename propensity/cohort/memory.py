@@ -88,6 +88,20 @@ class MemberBytes:
         extra = spare // (members * self.eval_sample) if spare > 0 and self.eval_sample else 0
         return int(min(batch, planned + extra))
 
+    def levels_at_once(self, members: int, data_seeds: int, budget: int, batch: int,
+                       levels: int) -> int:
+        """The most pruning levels (at most `levels`, at least 1) one forward of `members`
+        can evaluate within `budget` at `batch` samples a forward: L levels hold L more
+        stacked copies of the weights beside the trained and the pruned ones, and L times
+        the activations (`propensity.cohort.trajectories`' ``levels_at_once``)."""
+        activations = batch * self.eval_sample if self.eval_sample else self.pruning
+        base = members * (2 * self.parameters + activations)
+        spare = budget - base - min(members, data_seeds) * self.data_prune
+        if spare <= 0:
+            return 1
+        at_once = (spare // members + activations) // (self.parameters + activations)
+        return int(max(1, min(levels, at_once)))
+
 
 def optimizer_copies(name: str, momentum: float = 0.0) -> int:
     """Copies of the parameters an optimiser keeps as state (SGD: 1 with momentum, else 0);

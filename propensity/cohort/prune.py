@@ -6,6 +6,12 @@ each level every member's weights are pruned to that level in one stacked copy, 
 forward of the `StackedModel` gives all members' accuracy and loss on their own
 validation splits. Trajectories are assembled as `propensity.pruning.measure.measure_trajectory` does, so
 the effective density (`propensity.pruning.summarize`) reads them unchanged.
+
+With ``levels_at_once`` L > 1, L consecutive levels of all K members go through one forward
+of a stack of L x K members (member k at level l is member ``l * K + k``): a small model's
+evaluation then fills a GPU instead of launching a forward per level. It changes which
+kernels sum the logits, not what is summed, so accuracies equal the level-by-level pass and
+losses agree to float32 rounding.
 """
 
 from __future__ import annotations
@@ -34,12 +40,17 @@ def trajectories(
     test: Sequence[Split] | None = None,
     batch_size: int = 8192,
     mask_seeds: Sequence[int] = (0, 1, 2),
+    levels_at_once: int = 1,
 ) -> list[Trajectory]:
     """Each member's `sweep` trajectory: ``models[k]`` pruned level by level on ``val[k]``.
 
     The models are only read (a stacked copy is pruned). Splits of one data seed may be the
     same tensors; member k's validation (and test) split is ``val[k]`` (``test[k]``).
+    `levels_at_once` levels are evaluated per forward (see the module's docstring); the
+    caller sizes it to its memory (`propensity.cohort.memory.MemberBytes.levels_at_once`).
     """
+    if levels_at_once < 1:
+        raise ValueError(f"levels_at_once={levels_at_once} must be at least 1")
     if len(val) != len(models) or (test is not None and len(test) != len(models)):
         raise ValueError("pass one validation (and test) split per model")
     seeds = list(mask_seeds) if method == "random" else [0]
@@ -53,7 +64,7 @@ def trajectories(
     for seed in seeds:
         member_plans = [plan(m, method, step, schedule, min_density, seed) for m in models]
         plans.append(member_plans)
-        runs.append(_walk(models, member_plans, splits, batch_size))
+        runs.append(_walk(models, member_plans, splits, batch_size, levels_at_once))
     sizes = [pool.n for pool in splits]
     totals = torch.stack(runs)  # seed x level x member x split x 2
     return [
@@ -67,20 +78,33 @@ def _walk(
     plans: Sequence[PruningPlan],
     splits: Sequence[Pool],
     batch_size: int,
+    levels_at_once: int = 1,
 ) -> torch.Tensor:
-    """``level x member x split x 2`` totals, every level one stacked forward per split."""
-    cohort = stack(models).to(splits[0].x.device).eval()
+    """``level x member x split x 2`` totals, `levels_at_once` levels a stacked forward per split."""
+    k, levels = len(models), plans[0].levels
+    device = splits[0].x.device
+    cohort = stack(models).to(device).eval()
     params = [w for _, w in cohort.prunable()]
-    views = [[w[k].view(-1) for w in params] for k in range(len(models))]
+    views = [[w[j].view(-1) for w in params] for j in range(k)]
     done = [torch.zeros(len(params), dtype=torch.long) for _ in models]
+    at_once = min(levels_at_once, levels)
+    wide = stack(list(models) * at_once).to(device).eval() if at_once > 1 else cohort
+    wide_params = [w for _, w in wide.prunable()]
     rows = []
-    for level in range(plans[0].levels):
-        for k, p in enumerate(plans):
-            _prune_to([w[k] for w in params], views[k], p, level, done[k])
-            done[k] = p.pruned[level]
-        totals = [evaluate(cohort, pool, pool.index(range(len(plans))), batch_size) for pool in splits]
-        rows.append(torch.stack(totals, 1))
-    return torch.stack(rows).cpu()
+    for start in range(0, levels, at_once):
+        chunk = range(start, min(start + at_once, levels))
+        for slot, level in enumerate(chunk):
+            for j, p in enumerate(plans):
+                _prune_to([w[j] for w in params], views[j], p, level, done[j])
+                done[j] = p.pruned[level]
+            if wide is not cohort:
+                with torch.no_grad():
+                    for w, stacked in zip(params, wide_params, strict=True):
+                        stacked[slot * k : (slot + 1) * k].copy_(w)
+        members = list(range(k)) * (wide.members // k)
+        totals = [evaluate(wide, pool, pool.index(members), batch_size) for pool in splits]
+        rows.append(torch.stack(totals, 1).view(-1, k, len(splits), 2)[: len(chunk)])
+    return torch.cat(rows).cpu()
 
 
 def _pool(splits: Sequence[Split]) -> Pool:

@@ -62,6 +62,7 @@ def ranked(method: str) -> TrajectoryOf:
             y_test=splits.y_test,
             mask_seeds=range(settings["mask_seeds"]),
             progress=bool(settings.get("progress", False)),
+            levels_at_once=int(settings.get("levels_at_once", 1)),
         )
 
     return trajectory

@@ -169,3 +169,18 @@ def test_estimate_bounds_the_cuda_peak_of_training_steps() -> None:
     weights = est.parameters * (2 + est.state_copies + est.step_copies)
     estimated = k * (weights + est.training)
     assert measured <= estimated <= 3 * measured
+
+
+def test_levels_at_once_fill_what_the_budget_leaves() -> None:
+    est = MemberBytes(parameters=100, state_copies=2, step_copies=1, training=50, validation=70,
+                      pruning=400, data_fit=1000, data_prune=300, eval_sample=10)
+    # 4 members, 2 data seeds, 20 samples a forward: 200 activation bytes a member and level.
+    # One level at a time holds the trained and the pruned weights (2 x 100); L levels hold
+    # L more stacked copies (the wide stack) and L times the activations.
+    one = 4 * (2 * 100 + 200) + 2 * 300
+    assert est.levels_at_once(4, 2, one, 20, 51) == 1
+    assert est.levels_at_once(4, 2, one - 1, 20, 51) == 1  # never below one
+    # two levels: 4 x (2 x 100 + 200) more than one
+    assert est.levels_at_once(4, 2, one + 4 * (2 * 100 + 200), 20, 51) == 2
+    assert est.levels_at_once(4, 2, one + 4 * (2 * 100 + 200) - 1, 20, 51) == 1
+    assert est.levels_at_once(4, 2, 10**9, 20, 51) == 51  # never above the trajectory's levels

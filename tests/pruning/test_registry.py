@@ -38,3 +38,23 @@ def test_edge_popup_without_the_training_split_is_refused():
     x, y = torch.randn(8, 1, 4, 4), torch.randint(0, 3, (8,))
     with pytest.raises(ValueError, match="x_train"):
         METHODS["edge_popup"].trajectory(model, Splits(x, y), SETTINGS)
+
+
+@pytest.mark.parametrize("name", RANKINGS)
+def test_levels_at_once_reach_the_ranked_methods(name, one_thread, monkeypatch):
+    """``pruning.levels_at_once`` is handed to `measure_trajectory`, and only groups the work."""
+    from propensity.pruning import registry
+
+    seen = []
+    real = registry.measure_trajectory
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["levels_at_once"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "measure_trajectory", spy)
+    model = initialize(MLP(0.05, (1, 4, 4), 3), "glorot", 0)
+    x, y = torch.randn(64, 1, 4, 4), torch.randint(0, 3, (64,))
+    one = METHODS[name].trajectory(model, Splits(x, y), SETTINGS)
+    many = METHODS[name].trajectory(model, Splits(x, y), {**SETTINGS, "levels_at_once": 3})
+    assert seen == [1, 3] and many.val_acc == one.val_acc
