@@ -1,0 +1,65 @@
+"""A cohort on CUDA against its members trained one by one on CUDA (skipped without a GPU).
+
+A cohort of one runs the single model's own kernels (bitwise the single run on the CPU,
+`test_equivalence`), so members trained one at a time on the GPU are the single runs there.
+TF32 is switched off for the comparison: with it, grouped and plain convolutions round
+differently at 1e-3, which says nothing about stacking. Tolerances are the CPU tests'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from propensity.cohort import Member, StopRule, fit, trajectories
+from propensity.data import SyntheticDataModule
+from propensity.models import MLP, Conv2, initialize
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+
+SHAPE = (3, 16, 16)
+LOSS_TOL = {MLP: 1e-5, Conv2: 1e-5}
+
+
+@pytest.fixture()
+def no_tf32() -> Iterator[None]:
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+@pytest.mark.parametrize("cls", [MLP, Conv2])
+def test_a_cuda_cohort_trains_and_prunes_as_its_members_alone(cls: type, no_tf32: None) -> None:
+    dm = SyntheticDataModule(input_shape=SHAPE, train_size=640, val_size=256, batch_size=64)
+    dm.setup()
+    cuda = torch.device("cuda")
+    members = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in range(3)]
+    adam = lambda p: torch.optim.Adam(p, lr=1e-3)  # noqa: E731
+    stop = StopRule("epochs", 2)
+
+    def models() -> list[torch.nn.Module]:
+        return [initialize(cls(0.25, SHAPE), "glorot", seed) for seed in range(3)]
+
+    together = models()
+    results = fit(together, members, adam, stop, 64, device=cuda)
+    alone = models()
+    singles = [fit([m], [member], adam, stop, 64, device=cuda)[0]
+               for m, member in zip(alone, members, strict=True)]
+    for ours, ref in zip(results, singles, strict=True):
+        for a, b in zip(ours.history, ref.history, strict=True):
+            assert abs(a["train_loss"] - b["train_loss"]) <= LOSS_TOL[cls]
+            assert abs(a["val_loss"] - b["val_loss"]) <= LOSS_TOL[cls]
+    val = [(dm.x_val.to(cuda), dm.y_val.to(cuda))] * 3
+    one_by_one = [trajectories([m.to(cuda)], val[:1], step=0.1)[0] for m in alone]
+    for at_once in (1, 4):
+        stacked = trajectories([m.to(cuda) for m in together], val, step=0.1,
+                               levels_at_once=at_once)
+        for ours, ref in zip(stacked, one_by_one, strict=True):
+            assert ours.density == ref.density
+            assert ours.val_acc == pytest.approx(ref.val_acc, abs=0.02)
