@@ -19,13 +19,10 @@ data seed do. Printed: median seconds, the cohort's speedup, and each side's GFL
 (training counted as 3 forward passes) beside ``torch.mm``'s rate on a 2048^3 product on
 the same device. ``--quick`` only checks that everything runs (small sizes, 1 repeat).
 
-First figures, shared 2-core CPU (load ~0.3-1.6 from other jobs), K=10, ONE repeat,
-reduced sizes (MLP 11,000 training / 1,000 validation samples; Conv-2 1,000 / 200), torch.mm
-130 GFLOP/s: training epoch MLP 0.1x 2.17x (target 1.8x), MLP 1x 0.98x (target 1.4x, not
-met), Conv-2 0.1x 0.73x (target 1.2x, not met: grouped convolutions with 6 channels per
-group run slower per FLOP on this CPU than the single models' convolutions); pruning
-trajectory (after slicing the shared validation split) MLP 0.1x 1.07x (target 1.3x, not
-met), MLP 1x 0.88x, Conv-2 0.1x 0.49x. To be rerun at full size on a quiet machine.
+Figures (2-core CPU, K=10, median of 3, full sizes; the README's Cohorts section has the
+table): training epoch MLP 0.1x 3.03x, 1x 1.90x, 5x 1.34x, Conv-2 0.1x 1.22x; pruning
+trajectory MLP 0.1x 1.49x, 1x 1.06x, 5x 1.02x, Conv-2 0.1x 1.23x. Conv-2 0.5x (one repeat at
+the --quick sizes) 0.59x and 0.53x: wide stacked convolutions are memory-bound on a CPU.
 """
 
 from __future__ import annotations
