@@ -1,8 +1,9 @@
-"""Glue: how many members of a cohort train at once, and how many samples a forward.
+"""Glue: how many members of a cohort train at once, how many samples and pruning levels a forward.
 
 The arithmetic is `propensity.cohort.memory`'s; this module reads a cohort's configs for it
 (the model and optimiser of the cell, the data seeds, ``cohort_memory_gb`` and the device)
-and gives `propensity.cohort_run` its chunks and evaluation batch sizes.
+and gives `propensity.cohort_run` its chunks, evaluation batch sizes and pruning levels per
+forward.
 """
 
 from __future__ import annotations
