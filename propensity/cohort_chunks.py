@@ -53,8 +53,7 @@ def chunk_plan(cfgs: Sequence[DictConfig]) -> list[int]:
     if len(cfgs) < 2:
         return [1] * len(cfgs)
     first = cfgs[0]
-    estimate = member_estimate(first)
-    budget = budget_bytes(device_of(first), first.get("cohort_memory_gb"))
+    estimate, budget = member_estimate(first), _budget(first)
     seeds = _data_seeds(cfgs)
     sizes = chunk_sizes(len(cfgs), lambda c: estimate.chunk(c, seeds), budget)
     log.info("cohort of %d members: %.2f GiB estimated for a chunk of %d, budget %.2f GiB: "
@@ -97,6 +96,11 @@ def configured_batches(cfg: DictConfig) -> tuple[int, int]:
     return int(cfg.data.get("eval_batch_size", 10_000)), int(prune)
 
 
+def _budget(cfg: DictConfig) -> int:
+    """Bytes the cohort may use on its device: ``cohort_memory_gb``, or a share of what is free."""
+    return budget_bytes(device_of(cfg), cfg.get("cohort_memory_gb"))
+
+
 def _data_seeds(cfgs: Sequence[DictConfig]) -> int:
     return len({int(cfg.data_seed) for cfg in cfgs})
 
@@ -108,8 +112,7 @@ def evaluation_batches(cfgs: Sequence[DictConfig]) -> tuple[int, int]:
     val_batch, prune_batch = configured_batches(cfgs[0])
     if len(cfgs) < 2:
         return val_batch, prune_batch
-    estimate = member_estimate(cfgs[0])
-    budget = budget_bytes(device_of(cfgs[0]), cfgs[0].get("cohort_memory_gb"))
+    estimate, budget = member_estimate(cfgs[0]), _budget(cfgs[0])
     k, seeds = len(cfgs), _data_seeds(cfgs)
     return (estimate.evaluation_batch(k, seeds, budget, val_batch, min(val_batch, PLANNED_EVAL_BATCH)),
             estimate.evaluation_batch(k, seeds, budget, prune_batch,
@@ -126,6 +129,5 @@ def pruning_levels(cfgs: Sequence[DictConfig], prune_batch: int) -> int:
     wanted = int(p.get("levels_at_once", 1))
     if wanted > 0:
         return min(wanted, levels)
-    estimate = member_estimate(first)
-    budget = budget_bytes(device_of(first), first.get("cohort_memory_gb"))
-    return estimate.levels_at_once(len(cfgs), _data_seeds(cfgs), budget, prune_batch, levels)
+    return member_estimate(first).levels_at_once(len(cfgs), _data_seeds(cfgs), _budget(first),
+                                                 prune_batch, levels)
