@@ -1,6 +1,6 @@
 """The cohort sweeper as a Hydra plugin (Hydra instantiates sweepers from ``hydra_plugins``).
 
-The grouping itself lives in `propensity.sweeper`.
+The grouping itself lives in `propensity.cohort.grouping`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-from propensity.sweeper import group_jobs, key_of
+from propensity.cohort.grouping import group_jobs, key_of
 
 
 class CohortSweeper(BasicSweeper):

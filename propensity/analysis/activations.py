@@ -4,8 +4,8 @@ A *unit* is a neuron of a dense layer or a channel of a convolutional layer; its
 on one validation image is its post-ReLU output, averaged over spatial positions for a
 channel (so a unit has one number per image, as in Park's dense-layer analysis). The
 per-unit statistics are computed at the end of training by
-:func:`propensity.artifacts.activation_statistics` and stored in ``activations.npz``; this
-module holds the summary over runs; the definitions are in `propensity.unit_statistics`.
+:func:`propensity.mechanisms.artifacts.activation_statistics` and stored in ``activations.npz``; this
+module holds the summary over runs; the definitions are in `propensity.mechanisms.unit_statistics`.
 
 Dead units (zero on every validation image) have neither a Hoyer sparsity nor a normalised
 selectivity (0/0). They are NaN by convention, excluded from the layer means, and counted
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from propensity.unit_statistics import (
+from propensity.mechanisms.unit_statistics import (
     class_means,
     class_selectivity,
     class_selectivity_normalized,
@@ -71,7 +71,7 @@ def activation_table(runs: pd.DataFrame) -> pd.DataFrame:
     `runs` is the collected runs table; runs whose artifact is missing (artifacts were off,
     or the run did not finish) are skipped. Identity columns are carried along.
     """
-    from propensity.artifacts import ACTIVATIONS, artifact_path, load_activation_statistics
+    from propensity.mechanisms.artifacts import ACTIVATIONS, artifact_path, load_activation_statistics
 
     identity = [
         c

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from propensity.records import COMPLETE
+from propensity.storage.records import COMPLETE
 
 MODEL_NAMES = {"mlp": "MLP", "conv2": "Conv-2", "resnet": "ResNet"}
 OPTIM_NAMES = {"sgd": "SGD", "adam": "Adam", "adagrad": "Adagrad"}

@@ -70,7 +70,7 @@ def overlap_frame(runs: pd.DataFrame, fraction: float = FRACTION) -> pd.DataFram
     `runs` is the collected runs table (``run_dir`` locates ``artifacts/``). Runs without
     both weight files (artifacts off, or the run never finished) are skipped.
     """
-    from propensity.artifacts import WEIGHTS_FINAL, WEIGHTS_INIT, artifact_path, load_weights
+    from propensity.mechanisms.artifacts import WEIGHTS_FINAL, WEIGHTS_INIT, artifact_path, load_weights
 
     identity = [c for c in IDENTITY if c in runs.columns]
     rows = []

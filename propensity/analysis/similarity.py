@@ -131,7 +131,7 @@ def load_correctness_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFram
     Runs without the artifact are skipped. Refuses runs with different data seeds or
     vector lengths: their validation sets differ, so their correctness is not comparable.
     """
-    from propensity.artifacts import CORRECTNESS, artifact_path, load_correctness
+    from propensity.mechanisms.artifacts import CORRECTNESS, artifact_path, load_correctness
 
     vectors, used = [], []
     for position, (_, run) in enumerate(runs.iterrows()):

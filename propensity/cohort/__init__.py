@@ -1,24 +1,27 @@
 """Cohorts: the seeds of one grid cell trained and pruned as one stacked model.
 
 The paper's grid (section 3.1) repeats every configuration over init and data seeds; those
-runs differ only in their seeds, so a cohort trains them together (`fit`) and evaluates
-their pruning trajectories together (`trajectories`), each member reproducing its single
-run up to float summation order.
+runs differ only in their seeds, so a cohort trains them together (`fit`) and sweeps their
+pruning levels together (`walk`), each member reproducing its single run up to float
+summation order. `grouping` merges a multirun's jobs into cohorts; `memory` says how many
+members fit on a device at once.
 """
 
-from propensity.cohort.fit import EpochEnd, Member, MemberResult, StopRule, fit
-from propensity.cohort.prune import trajectories
+from propensity.cohort.fit import EpochEnd, FitResult, Limits, Member, fit
+from propensity.cohort.pool import Pool
+from propensity.cohort.prune import walk
 from propensity.cohort.stacked import StackedModel, stack, stackable, unstack
 
 __all__ = [
     "EpochEnd",
+    "FitResult",
+    "Limits",
     "Member",
-    "MemberResult",
+    "Pool",
     "StackedModel",
-    "StopRule",
     "fit",
     "stack",
     "stackable",
-    "trajectories",
     "unstack",
+    "walk",
 ]

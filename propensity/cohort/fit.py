@@ -3,12 +3,14 @@
 Each member keeps what makes it its own run: its initial weights (the single model's,
 stacked bitwise), its training and validation split, its batch order
 (`propensity.data.batches.epoch_permutation` of its batch seed and the epoch, as the single
-run draws it) and its stop rule. One optimiser steps all members at once on the sum of
-their mean losses: the gradient of a sum is each member's own gradient, and SGD, Adam and
-Adagrad without weight decay (section 3.1) update every element from its own gradient and
-state, so each member takes its single run's step. A member leaves the stack when its rule
-stops it (``train_loss``) or its loss diverges; its parameters and optimiser state are
-sliced out, so the others train on unchanged and no compute is spent on it.
+run draws it) and its stop rule (an object of `propensity.engines.stopping`, the one
+definition both engines apply; here it is only asked after every epoch). One optimiser steps
+all members at once on the sum of their mean losses: the gradient of a sum is each member's
+own gradient, and SGD, Adam and Adagrad without weight decay (section 3.1) update every
+element from its own gradient and state, so each member takes its single run's step. A
+member leaves the stack when its rule stops it (``train_loss``) or its loss diverges; its
+parameters and optimiser state are sliced out, so the others train on unchanged and no
+compute is spent on it.
 
 After each epoch an optional hook sees the cohort (`EpochEnd`): loggers and progress read
 each member's new history row, and `EpochEnd.state` is everything needed to go on from
@@ -20,35 +22,42 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from propensity.cohort.pool import Pool, member_losses, validation_metrics
-from propensity.cohort.stacked import StackedModel, stack, unstack
+from propensity.cohort.pool import Pool
+from propensity.cohort.stacked import StackedModel, stack
 from propensity.data.batches import epoch_permutation
+from propensity.pruning.evaluation import evaluate, member_losses
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-StopName = Literal["epochs", "train_loss", "val_loss_min"]
-STOP_RULES: tuple[str, ...] = ("epochs", "train_loss", "val_loss_min")
+
+
+class Verdict(Protocol):
+    """A stop rule's answer after an epoch: `stop` (the member trains no further) and `best`
+    (keep this epoch's weights: they are restored when fitting ends)."""
+
+    stop: bool
+    best: bool
+
+
+class StopsAfterEpoch(Protocol):
+    """What `fit` asks of a member's stop rule (`propensity.engines.stopping.StopRule`)."""
+
+    def after_epoch(self, epoch: int, metrics: Mapping[str, float], max_epochs: int) -> Verdict: ...
 
 
 @dataclass(frozen=True)
-class StopRule:
-    """The stop rules of section 3.1, as `propensity.callbacks.stopping` applies them."""
+class Limits:
+    """Debugging limits (Lightning's ``limit_train_batches`` and kin, as the single run reads
+    them): training minibatches per epoch and validation samples per member; None is all."""
 
-    name: StopName
-    max_epochs: int
-    target: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.name not in STOP_RULES:
-            raise ValueError(f"stop={self.name!r} is unknown; use one of {STOP_RULES}")
-        if self.max_epochs < 1:
-            raise ValueError(f"stop.max_epochs={self.max_epochs} must be at least 1")
+    train_batches: int | None = None
+    val_samples: int | None = None
 
 
 @dataclass
@@ -63,13 +72,12 @@ class Member:
 
 
 @dataclass
-class MemberResult:
-    """What the single run's callbacks report: history rows, stop epoch, outcome."""
+class FitResult:
+    """What fitting one member gave, whichever engine fitted it: its history rows (those of
+    ``history.csv``), the epochs trained, and ``running`` or ``diverged`` (with the error)."""
 
     history: list[dict[str, float]] = field(default_factory=list)
-    stop_epoch: int | None = None
-    target_met: bool = False
-    status: str = "running"  # finished | max_epochs_reached | diverged
+    status: str = "running"
     error: str | None = None
     epochs_trained: int = 0
 
@@ -84,10 +92,10 @@ class EpochEnd:
 
     epoch: int
     active: list[int]
-    results: list[MemberResult]
+    results: list[FitResult]
     cohort: StackedModel
     optimizer: torch.optim.Optimizer
-    best: dict[int, tuple[float, dict[str, torch.Tensor]]]
+    best: dict[int, dict[str, torch.Tensor]]
     finals: dict[int, dict[str, torch.Tensor]]
 
     def state(self) -> dict[str, Any]:
@@ -103,7 +111,7 @@ class EpochEnd:
             "results": [dataclasses.asdict(r) for r in self.results],
             "weights": {m: _member_state(self.cohort, p) for p, m in enumerate(self.active)},
             "optimizer": _to_cpu(self.optimizer.state_dict()) if training else None,
-            "best": {m: (loss, state) for m, (loss, state) in self.best.items()},
+            "best": dict(self.best),
             "finals": dict(self.finals),
         }
 
@@ -158,30 +166,36 @@ def fit(
     models: Sequence[nn.Module],
     members: Sequence[Member],
     optimizer: OptimizerFactory,
-    stop: StopRule,
+    stops: Sequence[StopsAfterEpoch],
+    max_epochs: int,
     batch_size: int,
     eval_batch_size: int = 10_000,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[EpochEnd], None] | None = None,
     resume: dict[str, Any] | None = None,
-) -> list[MemberResult]:
+    limits: Limits | None = None,
+) -> list[FitResult]:
     """Train `models` (initialised single models, one per member) as one cohort.
 
-    Each model ends holding its member's final weights (for ``val_loss_min`` the restored
-    best epoch), as the single run's model would; the results hold each member's epoch
-    history (the rows of ``history.csv``), stop epoch and outcome. `on_epoch` is called after
-    every epoch; `resume` is an `EpochEnd.state` of the same members to go on from.
+    After every epoch each member's stop rule (``stops[k]``) sees the epoch's metrics: a
+    member whose rule says stop, or whose training loss is not finite (``diverged``), leaves
+    the stack; a rule's ``best`` verdict keeps that epoch's weights, restored when fitting
+    ends (``val_loss_min``). Each model ends holding its member's final or restored weights,
+    as the single run's model would; the results hold each member's history (the rows of
+    ``history.csv``). `on_epoch` is called after every epoch; `resume` is an `EpochEnd.state`
+    of the same members to go on from (the rules' own state is their owner's to restore).
     """
-    if len(models) != len(members):
-        raise ValueError(f"{len(models)} models but {len(members)} members")
+    if not len(models) == len(members) == len(stops):
+        raise ValueError(f"{len(models)} models, {len(members)} members and {len(stops)} stop rules")
     device = torch.device(device)
+    limits = limits or Limits()
     cohort = stack(models).to(device)
     opt = optimizer(cohort.parameters())
     train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
     val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
-    results = [MemberResult() for _ in members]
+    results = [FitResult() for _ in members]
     active = list(range(len(members)))  # member id at each stack position
-    best: dict[int, tuple[float, dict[str, torch.Tensor]]] = {}
+    best: dict[int, dict[str, torch.Tensor]] = {}
     finals: dict[int, dict[str, torch.Tensor]] = {}
     start = 0
     if resume is not None:
@@ -191,11 +205,14 @@ def fit(
         opt = optimizer(cohort.parameters())
         if resume["optimizer"] is not None:
             opt.load_state_dict(resume["optimizer"])
-    for epoch in range(start, stop.max_epochs if active else start):
+    for epoch in range(start, max_epochs if active else start):
         cohort.train()
         orders = torch.stack([epoch_permutation(train.n, members[m].batch_seed, epoch) for m in active])
         sums = torch.zeros(len(active), 2, device=device)  # loss x n, correct (as the module)
-        for x, y in train.batches(train.index(active, orders), batch_size):
+        seen = 0
+        for step, (x, y) in enumerate(train.batches(train.index(active, orders), batch_size)):
+            if limits.train_batches is not None and step >= limits.train_batches:
+                break
             logits = cohort(x)
             losses = member_losses(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -204,18 +221,23 @@ def fit(
             with torch.no_grad():
                 sums[:, 0] += losses * y.shape[1]
                 sums[:, 1] += (logits.argmax(dim=2) == y).sum(dim=1)
+            seen += y.shape[1]
         cohort.eval()
-        val_metrics = validation_metrics(cohort, val, val.index(active), eval_batch_size)
-        train_sums = sums.tolist()
+        index = val.index(active)[:, : limits.val_samples]
+        totals = evaluate(cohort, val.batches(index, eval_batch_size), mean=True)
+        val_rows = zip(totals.mean_loss(), totals.accuracy(), strict=True)
         keep = []
-        for position, m in enumerate(active):
-            (loss_sum, correct), (val_loss, val_acc) = train_sums[position], val_metrics[position]
-            row = {"epoch": epoch + 1, "train_loss": loss_sum / train.n,
-                   "train_acc": correct / train.n, "val_loss": val_loss, "val_acc": val_acc}
+        for position, (m, (loss_sum, correct), (val_loss, val_acc)) in enumerate(
+                zip(active, sums.tolist(), val_rows, strict=True)):
+            row = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                   "train_acc": correct / seen, "val_loss": val_loss, "val_acc": val_acc}
             result = results[m]
             result.history.append(row)
             result.epochs_trained = epoch + 1
-            leaves = _apply_stop(stop, result, row, epoch, best, m, cohort, position)
+            verdict = stops[m].after_epoch(epoch + 1, row, max_epochs)
+            if verdict.best:
+                best[m] = _member_state(cohort, position)
+            leaves = verdict.stop
             if not math.isfinite(row["train_loss"]):
                 result.status = "diverged"
                 result.error = f"training loss is {row['train_loss']} at epoch {epoch}"
@@ -234,55 +256,23 @@ def fit(
             break
     for position, m in enumerate(active):
         finals[m] = _member_state(cohort, position)
-    for m, (model, result) in enumerate(zip(models, results, strict=True)):
-        state = best[m][1] if stop.name == "val_loss_min" and m in best else finals[m]
-        if stop.name == "val_loss_min" and m in best and result.status != "diverged":
-            result.target_met = True
-        model.load_state_dict(state)
-        if result.status == "running":
-            result.status = "finished" if result.target_met else "max_epochs_reached"
+    for m, model in enumerate(models):
+        model.load_state_dict(best[m] if m in best and results[m].status != "diverged" else finals[m])
     return results
 
 
 def _restore(
     state: dict[str, Any], models: Sequence[nn.Module]
-) -> tuple[int, list[int], list[MemberResult], dict, dict]:
+) -> tuple[int, list[int], list[FitResult], dict, dict]:
     """Unpack an `EpochEnd.state`; the active members' weights go into their models, which
     are stacked from there (bitwise, as `_keep` slices them)."""
     if len(state["results"]) != len(models):
         raise ValueError(f"the state to resume holds {len(state['results'])} members, not {len(models)}")
     for m in state["active"]:
         models[m].load_state_dict(state["weights"][m])
-    results = [MemberResult(**r) for r in state["results"]]
-    best = {m: (loss, s) for m, (loss, s) in state["best"].items()}
-    return int(state["epoch"]), list(state["active"]), results, best, dict(state["finals"])
+    results = [FitResult(**r) for r in state["results"]]
+    return (int(state["epoch"]), list(state["active"]), results, dict(state["best"]),
+            dict(state["finals"]))
 
 
-def _apply_stop(
-    stop: StopRule,
-    result: MemberResult,
-    row: dict[str, float],
-    epoch: int,
-    best: dict[int, tuple[float, dict[str, torch.Tensor]]],
-    member: int,
-    cohort: StackedModel,
-    position: int,
-) -> bool:
-    """Apply the stop rule after an epoch, as its callback does; True when the member stops."""
-    if stop.name == "epochs":
-        result.stop_epoch = epoch + 1
-        result.target_met = result.stop_epoch >= stop.max_epochs
-        return False
-    if stop.name == "train_loss":
-        result.stop_epoch = epoch + 1
-        if row["train_loss"] <= stop.target:
-            result.target_met = True
-            return True
-        return False
-    if row["val_loss"] < best.get(member, (math.inf, {}))[0]:
-        best[member] = (row["val_loss"], _member_state(cohort, position))
-        result.stop_epoch = epoch + 1
-    return False
-
-
-__all__ = ["EpochEnd", "Member", "MemberResult", "StopRule", "fit", "unstack"]
+__all__ = ["EpochEnd", "FitResult", "Limits", "Member", "StopsAfterEpoch", "Verdict", "fit"]

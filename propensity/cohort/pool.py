@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 
 class Pool:
@@ -59,49 +57,3 @@ class Pool:
         for start in range(0, index.shape[1], size):
             idx = index[:, start : start + size]
             yield self.x[idx], self.y[idx]
-
-
-def member_losses(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Each member's cross-entropy over its batch (``K``), mean or sum as `reduction` says.
-
-    Computed on the ``(K*B) x classes`` rows, the layout of the single model's logits; a
-    cohort of one makes the single run's own call, so its values and gradients are bitwise
-    the single run's.
-    """
-    k, b = y.shape
-    if k == 1:
-        return F.cross_entropy(logits[0], y[0], reduction=reduction).unsqueeze(0)
-    losses = F.cross_entropy(logits.reshape(k * b, -1), y.reshape(-1), reduction="none").view(k, b)
-    return losses.mean(dim=1) if reduction == "mean" else losses.sum(dim=1)
-
-
-@torch.no_grad()
-def evaluate(cohort: nn.Module, pool: Pool, index: torch.Tensor, size: int) -> torch.Tensor:
-    """``K x (correct, summed cross-entropy)`` of each member on its split, as
-    `propensity.pruning.measure.evaluate` computes one model's (float64 totals)."""
-    total = torch.zeros(index.shape[0], 2, dtype=torch.float64, device=pool.x.device)
-    for x, y in pool.batches(index, size):
-        logits = cohort(x)
-        total[:, 0] += (logits.argmax(dim=2) == y).sum(dim=1)
-        total[:, 1] += member_losses(logits.float(), y, "sum")
-    return total
-
-
-@torch.no_grad()
-def validation_metrics(
-    cohort: nn.Module, pool: Pool, index: torch.Tensor, size: int
-) -> list[tuple[float, float]]:
-    """Each member's ``(val_loss, val_acc)`` as `propensity.module.Classifier` logs them.
-
-    The loss is the sample-weighted mean of the batches' mean losses in float32, as
-    torchmetrics' ``MeanMetric`` accumulates it; the accuracy is correct / total.
-    """
-    loss = torch.zeros(index.shape[0], device=pool.x.device)
-    weight = torch.zeros(index.shape[0], device=pool.x.device)
-    correct = torch.zeros(index.shape[0], dtype=torch.long, device=pool.x.device)
-    for x, y in pool.batches(index, size):
-        logits = cohort(x)
-        loss += member_losses(logits, y) * y.shape[1]
-        weight += y.shape[1]
-        correct += (logits.argmax(dim=2) == y).sum(dim=1)
-    return [(v, c / pool.n) for v, c in zip((loss / weight).tolist(), correct.tolist(), strict=True)]

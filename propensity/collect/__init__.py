@@ -11,7 +11,7 @@ must exist: ``trajectory.csv`` for finished/max_epochs_reached runs, ``history.c
 those and any run with ``epochs_trained`` > 0. With ``--wandb`` the same tables come from
 the project's runs (`collect_wandb`) and RESULTS_DIR is only where they are written.
 
-``runs.parquet``: one row per run_key. The scalar fields of `propensity.records.RunRecord`
+``runs.parquet``: one row per run_key. The scalar fields of `propensity.storage.records.RunRecord`
 (the one schema of a record) under their own names, in the dataclass's order:
 
 =======================================  ==========================================

@@ -30,7 +30,7 @@ from propensity.collect.tables import (
     record_from_json,
     report,
 )
-from propensity.records import COMPLETE, RunRecord
+from propensity.storage.records import COMPLETE, RunRecord
 
 log = logging.getLogger("propensity.collect")
 

@@ -18,8 +18,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import pandas as pd
 
-from propensity.atomic import write_atomic, write_text_atomic
-from propensity.records import RunRecord, conforms
+from propensity.storage.atomic import write_atomic, write_text_atomic
+from propensity.storage.records import RunRecord, conforms
 
 log = logging.getLogger("propensity.collect")
 
@@ -79,7 +79,7 @@ class CollectedResults:
         )
 
     def write(self, out: str | Path) -> None:
-        """Write the three tables to `out`, each atomically (`propensity.atomic`)."""
+        """Write the three tables to `out`, each atomically (`propensity.storage.atomic`)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name in ("trajectories", "histories", "runs"):

@@ -10,10 +10,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-import lightning as L
 import torch
-
-from propensity.data.batches import TensorBatches, WholeEpoch
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -70,28 +67,26 @@ def _check_positive(key: str, value: int) -> None:
         raise ValueError(f"{key}={value} must be at least 1")
 
 
-class TensorDataModule(L.LightningDataModule):
-    """A LightningDataModule that holds each split as one tensor and batches by index.
+class TensorDataModule:
+    """A data set held as one tensor per split, split by ``data_seed``; no framework needed.
 
     After ``setup()``: ``x_train, y_train, x_val, y_val, x_test, y_test`` (float32
     normalized images N x C x H x W, int64 labels) and ``train_indices, val_indices``
     (positions of the two splits within the training set as loaded). ``input_shape``
     (C, H, W), ``num_classes`` and ``name`` are known from construction on.
 
-    The loaders are :class:`TensorBatches`. When a trainer is attached, the training order
-    of epoch ``e`` is a function of (``batch_seed``, ``trainer.current_epoch``) only, and
-    every split moves to ``trainer.strategy.root_device`` on its first iteration, so on a
-    GPU the data are copied there once and each batch is an index into device memory.
-
-    With ``whole_epoch=True`` the training loader yields one item per epoch, a
-    :class:`WholeEpoch` whose iteration gives that epoch's minibatches: Lightning's
-    per-step machinery then runs once per epoch and the module loops over the minibatches
-    itself (`propensity.module.Classifier` does). For these small models Lightning's
-    per-step overhead is larger than the step (``benchmarks/train_epoch.py``).
+    Batches are drawn by index (`propensity.data.batches`): the training order of epoch
+    ``e`` is a function of (``batch_seed``, e) only, so a resumed run draws the batches an
+    uninterrupted one draws. The Lightning engine serves these tensors to its Trainer
+    (`propensity.engines.lightning.TensorData`), a cohort batches them across members
+    (`propensity.cohort.Pool`); ``whole_epoch`` makes the Lightning loader yield one item per
+    epoch, whose iteration gives that epoch's minibatches (Lightning's per-step overhead is
+    larger than these small models' steps, ``benchmarks/train_epoch.py``).
 
     Subclasses set ``name``, ``input_shape``, ``num_classes``, pass the size of their
     training set to :meth:`_check_val_size` in ``__init__`` when it is known (so a bad
-    ``val_size`` fails before anything is read) and implement :meth:`load`.
+    ``val_size`` fails before anything is read), implement :meth:`load`, and may implement
+    :meth:`prepare_data` (a download).
     """
 
     name: ClassVar[str] = "tensor"
@@ -105,7 +100,6 @@ class TensorDataModule(L.LightningDataModule):
         eval_batch_size: int = 10_000,
         whole_epoch: bool = False,
     ) -> None:
-        super().__init__()
         _check_positive("data.batch_size", batch_size)
         _check_positive("data.eval_batch_size", eval_batch_size)
         _check_positive("data.val_size", val_size)
@@ -129,6 +123,9 @@ class TensorDataModule(L.LightningDataModule):
                 f"images of {self.name}; lower data.val_size"
             )
 
+    def prepare_data(self) -> None:
+        """Fetch the files (where the data set downloads); nothing by default."""
+
     def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (x, y) of the training set, then of the test set, already normalized."""
         raise NotImplementedError
@@ -143,33 +140,6 @@ class TensorDataModule(L.LightningDataModule):
         self.x_train, self.y_train = x[self.train_indices], y[self.train_indices]
         self.x_val, self.y_val = x[self.val_indices], y[self.val_indices]
         self._is_set_up = True
-
-    def _epoch(self) -> int | None:
-        return self.trainer.current_epoch if self.trainer is not None else None
-
-    def _device(self) -> torch.device | None:
-        return self.trainer.strategy.root_device if self.trainer is not None else None
-
-    def train_dataloader(self) -> TensorBatches | WholeEpoch:
-        """Shuffled batches of ``batch_size``; the order depends on (batch_seed, epoch)."""
-        batches = TensorBatches(
-            self.x_train,
-            self.y_train,
-            self.batch_size,
-            shuffle=True,
-            seed=self.batch_seed,
-            epoch=self._epoch,
-            device=self._device,
-        )
-        return WholeEpoch(batches) if self.whole_epoch else batches
-
-    def val_dataloader(self) -> TensorBatches:
-        """The validation split in stored order, ``eval_batch_size`` at a time."""
-        return TensorBatches(self.x_val, self.y_val, self.eval_batch_size, device=self._device)
-
-    def test_dataloader(self) -> TensorBatches:
-        """The test split in stored order, ``eval_batch_size`` at a time."""
-        return TensorBatches(self.x_test, self.y_test, self.eval_batch_size, device=self._device)
 
 
 def normalized(

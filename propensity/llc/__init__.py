@@ -3,6 +3,7 @@
 from propensity.llc.estimate import (
     INSTALL_HINT,
     LLCEstimate,
+    LLCSettings,
     check_chains,
     devinterp_available,
     estimate_llc,
@@ -12,6 +13,7 @@ from propensity.llc.estimate import (
 __all__ = [
     "INSTALL_HINT",
     "LLCEstimate",
+    "LLCSettings",
     "check_chains",
     "devinterp_available",
     "estimate_llc",

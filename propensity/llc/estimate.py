@@ -25,6 +25,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+TRACES = "llc_traces.csv"
 INSTALL_HINT = "the LLC estimate needs devinterp: pip install propensity[llc]"
 # A chain's tail: the last half of its draws, where a healthy trace has levelled off.
 TAIL_FRACTION = 0.5
@@ -70,6 +72,17 @@ class LLCEstimate:
     reason: str  # empty when valid, else why not, in words
     settings: dict[str, float | int] = field(default_factory=dict)
 
+    def record_fields(self) -> dict[str, float | bool | str | None]:
+        """The run record's ``llc_*`` fields; NaN (a chain diverged) becomes null, which JSON holds."""
+        return {"llc_mean": _finite_or_none(self.mean), "llc_std": _finite_or_none(self.std),
+                "llc_valid": self.valid, "llc_reason": self.reason or None}
+
+    def save_traces(self, run_dir: str | Path) -> None:
+        """Write every chain's trace to the run folder's ``llc_traces.csv``, atomically."""
+        from propensity.storage.atomic import write_text_atomic
+
+        write_text_atomic(Path(run_dir) / TRACES, self.traces_frame().to_csv(index=False))
+
     def traces_frame(self) -> pd.DataFrame:
         """Long table ``chain, draw, loss, init_loss`` (the run folder's ``llc_traces.csv``)."""
         chains, draws = self.traces.shape
@@ -81,6 +94,26 @@ class LLCEstimate:
                 "init_loss": self.init_loss,
             }
         )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class LLCSettings:
+    """The estimator's settings, ``propensity/conf/llc/sgld.yaml`` (devinterp 1.3's own for a
+    small classifier); `estimate_llc` takes them as keyword arguments."""
+
+    lr: float = 4e-4
+    localization: float = 100.0
+    nbeta: float | None = None
+    num_chains: int = 3
+    num_draws: int = 100
+    num_burnin_steps: int = 0
+    num_steps_bw_draws: int = 1
+    batch_size: int = 256
+    seed: int = 0
 
 
 def check_chains(

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from propensity.pruning.evaluation import batches_of, evaluate
 from propensity.pruning.prunable import prunable_weights
 from propensity.pruning.trajectory import Trajectory
 
@@ -85,20 +86,20 @@ def initial_scores(
     return scores
 
 
-@torch.no_grad()
 def _evaluate(
     model: nn.Module, params: dict[str, torch.Tensor] | None, x: torch.Tensor, y: torch.Tensor,
     batch_size: int,
 ) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of the model, with `params` substituted if given."""
     device = next(model.parameters()).device
-    correct, loss = 0, 0.0
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
-        logits = model(xb) if params is None else functional_call(model, params, (xb,))
-        correct += int((logits.argmax(dim=1) == yb).sum())
-        loss += float(F.cross_entropy(logits.float(), yb, reduction="sum"))
-    return correct / len(x), loss / len(x)
+
+    def forward(xb: torch.Tensor) -> torch.Tensor:
+        xb = xb[0].to(device)
+        return (model(xb) if params is None else functional_call(model, params, (xb,))).unsqueeze(0)
+
+    batches = ((xb, yb.to(device)) for xb, yb in batches_of(x, y, batch_size))
+    totals = evaluate(forward, batches)
+    return int(totals.correct[0]) / len(x), float(totals.loss_sum[0]) / len(x)
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""The post-training pruning trajectory, measured without retraining (section 3.2).
+"""The post-training pruning trajectory of one model, measured without retraining (section 3.2).
 
 `measure_trajectory` ranks each layer once (`PruningPlan`), then walks the levels in order, zeroing in
 place only the weights a level adds to the nested mask (the same values as
 ``w * (rank >= count)``) and evaluating on validation tensors kept on the model's device.
 No deepcopy, no DataLoader, no per-level sort; the original weights and every module's
 train/eval mode are restored bitwise afterwards, also when an exception interrupts it.
+A cohort's members are swept the same way, batched (`propensity.measurements`).
 """
 
 from __future__ import annotations
@@ -12,42 +13,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from propensity.pruning.batched import auto_levels, batchable, trajectory_batched
+from propensity.pruning.evaluation import batches_of, evaluate, one_model
 from propensity.pruning.masks import Method, PruningPlan, Schedule, plan
 from propensity.pruning.prunable import prunable_weights
 from propensity.pruning.trajectory import Trajectory
 
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 8192
-) -> torch.Tensor:
-    """``[correct, summed cross-entropy]`` over (x, y) as a device tensor (no host sync)."""
-    total = torch.zeros(2, dtype=torch.float64, device=x.device)
-    for start in range(0, len(x), batch_size):
-        logits = model(x[start : start + batch_size])
-        target = y[start : start + batch_size]
-        total[0] += (logits.argmax(dim=1) == target).sum()
-        total[1] += F.cross_entropy(logits.float(), target, reduction="sum")
-    return total
+Split = tuple[torch.Tensor, torch.Tensor]
+# Samples a forward of the pruning sweep (the trajectory's accuracies do not depend on it).
+SWEEP_BATCH = 8192
 
 
-def _flat_views(params: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
+def flat_views(params: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
+    """Flat views of the parameters to zero in place (None where one is not contiguous)."""
     return [p.detach().view(-1) if p.is_contiguous() else None for p in params]
 
 
 @torch.no_grad()
-def _prune_to(
+def prune_to_level(
     params: Sequence[torch.Tensor],
-    views: list[torch.Tensor | None],
+    views: Sequence[torch.Tensor | None],
     p: PruningPlan,
     level: int,
     done: torch.Tensor,
-) -> None:
-    """Zero the entries `level` prunes beyond `done` (the counts already zeroed), in place."""
+) -> torch.Tensor:
+    """Zero, in place, the entries `level` prunes beyond `done` (the counts already zeroed
+    per layer); return the counts zeroed now. Levels are walked in order: masks are nested."""
     for i, (param, view) in enumerate(zip(params, views, strict=True)):
         lo, hi = int(done[i]), int(p.pruned[level, i])
         if hi <= lo:
@@ -59,27 +51,48 @@ def _prune_to(
             flat = param.reshape(-1).clone()
             flat[index] = 0
             param.copy_(flat.view_as(param))
+    return p.pruned[level]
 
 
-def _trajectory_of(
-    p: PruningPlan,
+@torch.no_grad()
+def walk(
     model: nn.Module,
-    data: list[tuple[torch.Tensor, torch.Tensor]],
-    batch_size: int,
-    bar: object | None,
+    plans: Sequence[PruningPlan],
+    splits: Sequence[Split],
+    batch_size: int = SWEEP_BATCH,
+    bar: object | None = None,
 ) -> torch.Tensor:
-    """Per-level ``[split, correct/loss]`` totals for one plan (weights left pruned)."""
+    """``seed x level x split x (correct, summed loss)`` of `model` along each plan.
+
+    The model is evaluated in eval mode (BatchNorm uses its running statistics); its weights
+    and every module's mode are restored bitwise afterwards.
+    """
     params = [w for _, w in prunable_weights(model)]
-    views = _flat_views(params)
-    done = torch.zeros(len(params), dtype=torch.long)
-    rows = []
-    for level in range(p.levels):
-        _prune_to(params, views, p, level, done)
-        done = p.pruned[level]
-        rows.append(torch.stack([evaluate(model, x, y, batch_size) for x, y in data]))
-        if bar is not None:
-            bar.update(1)
-    return torch.stack(rows).cpu()
+    originals = [w.detach().clone() for w in params]
+    modes = {m: m.training for m in model.modules()}
+    forward = one_model(model)
+    runs = []
+    try:
+        model.eval()
+        for p in plans:
+            views = flat_views(params)
+            done = torch.zeros(len(params), dtype=torch.long)
+            rows = []
+            for level in range(p.levels):
+                done = prune_to_level(params, views, p, level, done)
+                rows.append(torch.stack([evaluate(forward, batches_of(x, y, batch_size)).sums()[0]
+                                         for x, y in splits]))
+                if bar is not None:
+                    bar.update(1)
+            runs.append(torch.stack(rows).cpu())
+            for w, w0 in zip(params, originals, strict=True):
+                w.copy_(w0)
+    finally:
+        for w, w0 in zip(params, originals, strict=True):
+            w.copy_(w0)
+        for m, training in modes.items():
+            m.training = training
+    return torch.stack(runs)
 
 
 def measure_trajectory(
@@ -92,74 +105,38 @@ def measure_trajectory(
     method: Method = "magnitude",
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
-    batch_size: int = 8192,
+    batch_size: int = SWEEP_BATCH,
     mask_seeds: Sequence[int] = (0, 1, 2),
     progress: bool = False,
     progress_delay: float = 3.0,
-    levels_at_once: int = 1,
-    memory_budget: int = 2**30,
 ) -> Trajectory:
     """Accuracy (fraction in [0, 1]) and mean cross-entropy at every pruning level.
 
     Layer-wise magnitude pruning is the paper's method (section 3.2); ``random`` averages
     the per-level metrics over `mask_seeds` (per-seed spread in ``extra``) and
-    ``global_magnitude`` ranks all layers together. The model is evaluated in eval mode
-    (BatchNorm uses its running statistics) on tensors already on its device, `batch_size`
-    samples per forward. With `progress`, a bar appears once pruning has run for
-    `progress_delay` seconds, so quick trajectories stay quiet.
-
-    `levels_at_once` > 1 evaluates that many levels per forward with batched matmuls
-    (`propensity.pruning.batched`), which fills a GPU for these small models; 0 picks the
-    most levels whose weight copies and one batch's activations fit in `memory_budget`
-    bytes. Only the plain `MLP` is batched; other models (and any subclass) silently take
-    the sequential path. The batched path only reads the parameters; its accuracies equal
-    the sequential ones exactly (identical logits on CPU) and its losses agree to float32
-    rounding (relative 1e-6). On a 2-core CPU it showed no consistent gain (see
-    ``benchmarks/prune_trajectory.py``), hence the default of 1.
+    ``global_magnitude`` ranks all layers together. The model is evaluated on tensors already
+    on its device, `batch_size` samples per forward. With `progress`, a bar appears once
+    pruning has run for `progress_delay` seconds, so quick trajectories stay quiet.
     """
     if (x_test is None) != (y_test is None):
         raise ValueError("pass both x_test and y_test, or neither")
-    params = [w for _, w in prunable_weights(model)]
     seeds = list(mask_seeds) if method == "random" else [0]
     if not seeds:
         raise ValueError("method=random needs at least one mask seed")
-    if levels_at_once < 0:
-        raise ValueError(f"levels_at_once={levels_at_once} must be >= 0 (0 = auto)")
     plans = [plan(model, method, step, schedule, min_density, seed) for seed in seeds]
-    data = [(x_val, y_val)] + ([(x_test, y_test)] if x_test is not None else [])
-    at_once = levels_at_once if batchable(model) else 1
-    if at_once == 0:
-        batch = min(batch_size, max(len(x) for x, _ in data))
-        at_once = auto_levels(model, batch, memory_budget, plans[0].levels)
-    originals = [w.detach().clone() for w in params]
-    modes = {m: m.training for m in model.modules()}
+    data = [(x_val, y_val)] + ([(x_test, y_test)] if x_test is not None and y_test is not None else [])
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        total = sum(p.levels for p in plans)
-        bar = tqdm(total=total, desc=f"pruning ({method})", unit="level", delay=progress_delay)
+        bar = tqdm(total=sum(p.levels for p in plans), desc=f"pruning ({method})", unit="level",
+                   delay=progress_delay)
     try:
-        model.eval()
-        runs = []
-        for p in plans:
-            if at_once > 1:  # reads the parameters only
-                runs.append(trajectory_batched(p, model, data, batch_size, at_once, bar))
-                continue
-            runs.append(_trajectory_of(p, model, data, batch_size, bar))
-            with torch.no_grad():
-                for w, w0 in zip(params, originals, strict=True):
-                    w.copy_(w0)
+        runs = walk(model, plans, data, batch_size, bar)
     finally:
-        with torch.no_grad():
-            for w, w0 in zip(params, originals, strict=True):
-                w.copy_(w0)
-        for m, training in modes.items():
-            m.training = training
         if bar is not None:
             bar.close()
-    sizes = [len(x) for x, _ in data]
-    return assemble(plans[0], torch.stack(runs), sizes, method, x_test is not None)
+    return assemble(plans[0], runs, [len(x) for x, _ in data], method, x_test is not None)
 
 
 def assemble(
@@ -168,8 +145,8 @@ def assemble(
     """The `Trajectory` of per-level totals ``runs[seed, level, split, (correct, loss)]``.
 
     Totals become per-sample means over each split's `sizes`; with several mask seeds the
-    metrics are their mean and the spread goes to ``extra``. Shared with the cohort sweep
-    (`propensity.cohort.prune`), which computes the same totals for many models at once.
+    metrics are their mean and the spread goes to ``extra``. Shared with the cohort sweep,
+    which computes the same totals for many models at once.
     """
     per_seed = runs / torch.tensor(sizes, dtype=torch.float64).view(1, 1, -1, 1)
     mean = per_seed.mean(dim=0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from propensity.atomic import write_text_atomic
+from propensity.storage.atomic import write_text_atomic
 
 
 @dataclass

@@ -24,7 +24,7 @@ from propensity.analysis.similarity import (
     width_distance_table,
     within_across,
 )
-from propensity.artifacts import ARTIFACTS_DIR, CORRECTNESS, artifact_path
+from propensity.mechanisms.artifacts import ARTIFACTS_DIR, CORRECTNESS, artifact_path
 from propensity.report.parts import Part, Tables
 
 ENABLE_ARTIFACTS = "artifacts.weights=true artifacts.correctness=true artifacts.activations=true"

@@ -1,0 +1,1 @@
+"""A run's configuration read once: validated (one-line errors) and typed settings."""

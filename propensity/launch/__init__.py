@@ -1,0 +1,1 @@
+"""How jobs are launched: devices per job, the console, and the sweep's summary."""

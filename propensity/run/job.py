@@ -1,0 +1,81 @@
+"""The Hydra job: one run, or a cohort of a multirun's seeds, through the one recipe.
+
+Whatever the job holds, it ends the same way: ``job_status.json`` in its Hydra job folder
+(naming every member of a cohort) for the sweep's summary; a failure as one line,
+``job failed: <error> (traceback in <job folder>/traceback.txt)`` (``HYDRA_FULL_ERROR=1``
+raises instead), recorded in each run's ``record.json``, after which a multirun goes on and a
+single run exits 1; SIGTERM or Ctrl-C as ``interrupted`` records and exit 128 + the signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from omegaconf import DictConfig
+
+from propensity.config.validation import ConfigError
+from propensity.identity import run_key
+from propensity.launch.signals import Interrupted
+from propensity.launch.sweep import write_job_status
+from propensity.run.members import member_configs
+from propensity.run.recipe import trained_and_skipped
+from propensity.storage.records import load_record
+
+log = logging.getLogger("propensity")
+
+
+def run_job(cfg: DictConfig) -> float | list[float | None] | None:
+    """Train the job `cfg` describes; return its effective density (a cohort's: each member's)."""
+    cfgs = member_configs(cfg)
+    cohort = len(cfgs) > 1
+    try:
+        records, skipped = trained_and_skipped(cfgs)
+    except Interrupted as stop:
+        write_job_status(None, error=stop, members=_members_on_disk(cfgs) if cohort else ())
+        whose = "the members' records say" if cohort else "the run's record says"
+        log.error("%s: %s interrupted; rerun the command to resume", stop, whose)
+        raise SystemExit(128 + stop.signum) from None
+    except Exception as error:
+        where = write_job_status(None, error=error, members=_members_on_disk(cfgs) if cohort else ())
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        kind = "config error" if isinstance(error, ConfigError) else type(error).__name__
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        log.error("job failed: %s: %s%s", kind, message, f" (traceback in {where})" if where else "")
+        if not is_multirun():
+            raise SystemExit(1) from None
+        return None
+    if not cohort:
+        write_job_status(records[0], skipped=skipped[0])
+        return records[0].effective_density
+    members = [{"run_key": r.run_key, "status": r.status, "skipped": s}
+               for r, s in zip(records, skipped, strict=True)]
+    write_job_status(records[0], members=members)
+    return [r.effective_density for r in records]
+
+
+def _members_on_disk(cfgs: Sequence[DictConfig]) -> list[dict[str, Any]]:
+    """Each member's run key and the status its ``record.json`` says (``failed`` if none)."""
+    from propensity.config.settings import read_settings
+
+    out = []
+    for cfg in cfgs:
+        try:
+            run = read_settings(cfg)
+        except Exception:  # the config itself failed: no folder to read
+            out.append({"run_key": "?", "status": "failed"})
+            continue
+        record, _ = load_record(run.run_dir / "record.json")
+        out.append({"run_key": run_key(cfg), "status": record.status if record else "failed"})
+    return out
+
+
+def is_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (whose failures are recorded)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

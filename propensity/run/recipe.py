@@ -1,0 +1,222 @@
+"""Train, prune and record: the experiment of sections 3.1 and 3.2, for one run or a cohort of K.
+
+    members -> chunks within the memory budget -> fit -> measurements -> outcome -> records
+
+A single run is a cohort of one. The members are the single-run configs of one grid cell
+(`propensity.run.members`); those already finished are skipped. The rest are trained in
+chunks that fit the memory budget (`propensity.run.plan`), one after another. A chunk is
+fitted by Lightning when it holds one member and by the stacked engine when it holds more
+(`propensity.engines`); either way every fitted model is then measured by the same step
+(`propensity.run.measurements`), concluded by the same rules (`propensity.run.outcome`)
+and recorded in its own run folder, under its own run key, as its single run would be
+(`propensity.run.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from propensity.cohort.fit import FitResult, Limits, Member
+from propensity.cohort.memory import near_equal
+from propensity.config.build import build
+from propensity.config.settings import RunSettings
+from propensity.data.base import TensorDataModule
+from propensity.engines.epoch_report import EpochReport
+from propensity.engines.lightning import fit_one
+from propensity.engines.limits import Batches, debug_batches
+from propensity.engines.loggers import close_loggers, make_loggers
+from propensity.engines.stacked import fit_many
+from propensity.engines.stopping import StopRule
+from propensity.launch.devices import device_of, job_device
+from propensity.mechanisms.artifacts import save_initial_weights
+from propensity.models import initialize
+from propensity.pruning import total_weights, weights_per_layer
+from propensity.run.lifecycle import lifecycle
+from propensity.run.measurements import measure
+from propensity.run.members import read_members
+from propensity.run.outcome import conclude, record_fit
+from propensity.run.plan import chunk_plan, configured_batches, evaluation_batches, pruning_levels
+from propensity.run.records import finished_record
+from propensity.storage.checkpoints import Checkpoint
+from propensity.storage.records import RunRecord
+
+log = logging.getLogger("propensity")
+
+
+def train(cfg: DictConfig) -> RunRecord:
+    """Run (or skip, or resume) the experiment `cfg` describes and return its record."""
+    return train_cohort([cfg])[0]
+
+
+def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
+    """Run (or skip, or resume) the runs `cfgs` (one grid cell's seeds); one record each."""
+    return trained_and_skipped(cfgs)[0]
+
+
+def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], list[bool]]:
+    """Each run's record, and whether it was skipped as already finished."""
+    members = read_members(cfgs)
+    records: dict[int, RunRecord] = {}
+    todo = []
+    for i, member in enumerate(members):
+        done = finished_record(member) if member.resume else None
+        if done is not None:
+            log.info("skip %s: already %s in %s", done.run_key, done.status, member.run_dir)
+            records[i] = done
+        else:
+            todo.append(i)
+    skipped = [i in records for i in range(len(members))]
+    limit = max(chunk_plan([members[i] for i in todo]), default=1)
+    while todo:  # chunk after chunk, each within the memory budget
+        chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
+        try:
+            trained = train_chunk([members[i] for i in chunk])
+        except torch.cuda.OutOfMemoryError:
+            if len(chunk) == 1:
+                raise
+            limit = math.ceil(len(chunk) / 2)
+            log.warning("a chunk of %d members ran out of CUDA memory; retrying in chunks of "
+                        "at most %d (set cohort_memory_gb lower to start there)", len(chunk), limit)
+            torch.cuda.empty_cache()
+            continue
+        records.update(zip(chunk, trained, strict=True))
+        todo = todo[len(chunk):]
+    return [records[i] for i in range(len(members))], skipped
+
+
+@dataclass
+class Prepared:
+    """A chunk's ingredients: each member's data (one module per data seed) and initialised model."""
+
+    data: list[TensorDataModule]
+    models: list[nn.Module]
+
+
+def train_chunk(members: Sequence[RunSettings]) -> list[RunRecord]:
+    """Fit, measure, conclude and record the members of one chunk."""
+    with lifecycle(members) as records:
+        prepared = prepare(members, records)
+        batches = debug_batches(members[0].trainer)
+        loggers = [make_loggers(m.cfg, m.run_dir, r, reinit="create_new") if batches.logging else []
+                   for m, r in zip(members, records, strict=True)]
+        try:
+            results, rules, device = fit(members, prepared, loggers, batches)
+            for record, result, rule in zip(records, results, rules, strict=True):
+                record_fit(record, result, rule)
+                record.device = str(device)
+            live = [k for k, result in enumerate(results) if result.status != "diverged"]
+            if live:
+                eval_batch, prune_batch = evaluation_batches(members)
+                measure([members[k] for k in live], [records[k] for k in live],
+                        [prepared.models[k] for k in live], [prepared.data[k] for k in live],
+                        [loggers[k] for k in live], device, eval_batch, prune_batch,
+                        pruning_levels(members, prune_batch), batches)
+            for k in live:
+                conclude(records[k], prepared.data[k].num_classes)
+        finally:
+            for member_loggers, record in zip(loggers, records, strict=True):
+                close_loggers(member_loggers, record)
+    if len(members) > 1:
+        _cohort_checkpoint(members).remove_finished()
+    return records
+
+
+def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Prepared:
+    """Each member's data module (shared by the members of one data seed) and its model,
+    initialised by its init seed alone (section 4.4); its weight counts go to its record."""
+    import lightning as L
+
+    first = members[0]
+    L.seed_everything(first.batch_seed, verbose=False)
+    modules: dict[int, TensorDataModule] = {}
+    data, models = [], []
+    for member, record in zip(members, records, strict=True):
+        if member.data_seed not in modules:
+            dm = build(member.cfg.data, data_seed=member.data_seed, batch_seed=member.batch_seed)
+            dm.prepare_data()
+            dm.setup("fit")
+            modules[member.data_seed] = dm
+        dm = modules[member.data_seed]
+        model = build(member.cfg.model, input_shape=dm.input_shape, num_classes=dm.num_classes)
+        initialize(model, member.init, member.init_seed)
+        record.total_weights, record.weights_per_layer = total_weights(model), weights_per_layer(model)
+        data.append(dm)
+        models.append(model)
+    cfg = first.cfg
+    if len(members) == 1:
+        log.info("train %s on %s: width %g, %d weights, %s, %s init, seeds init=%d data=%d",
+                 cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights, cfg.optim.name,
+                 first.init, first.init_seed, first.data_seed)
+    else:
+        log.info("train a cohort of %d %s on %s: width %g, %d weights each, %s, %s init, seeds %s",
+                 len(members), cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights,
+                 cfg.optim.name, first.init, [(m.init_seed, m.data_seed) for m in members])
+    return Prepared(data, models)
+
+
+def fit(
+    members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
+) -> tuple[list[FitResult], list[StopRule], torch.device]:
+    """Fit the chunk with its engine; each member's stop rule is built from ``conf/stop``."""
+    first = members[0]
+    rules = [build(m.cfg.stop) for m in members]
+    max_epochs = batches.max_epochs or first.max_epochs
+    report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress)
+    optimizer = build(first.cfg.optim)
+    if len(members) == 1:
+        checkpoint = Checkpoint.of_run(first.run_dir, first.run_key)
+        resume_from = checkpoint.readable() if first.resume else None
+        if first.artifacts.weights and resume_from is None:
+            save_initial_weights(prepared.models[0], first.run_dir)
+        result, device = fit_one(prepared.models[0], prepared.data[0], optimizer, rules[0], max_epochs,
+                                 first.cfg.trainer, report, loggers[0], checkpoint, resume_from,
+                                 job_device(first.cfg))
+        return [result], rules, torch.device(device)
+    device = device_of(first.cfg)
+    checkpoint = _cohort_checkpoint(members)
+    state = checkpoint.load() if first.resume else None
+    if state is not None and "stops" not in state:
+        log.warning("%s was written by an older version of propensity; retraining the cohort",
+                    checkpoint.path)
+        state = None
+    if first.artifacts.weights and state is None:
+        for member, model in zip(members, prepared.models, strict=True):
+            save_initial_weights(model, member.run_dir)
+    val_batch, _ = evaluation_batches(members)
+    if val_batch != configured_batches(first)[0]:
+        log.info("evaluation batches of %d samples a forward keep the cohort's %d members within "
+                 "the memory budget", val_batch, len(members))
+    results = fit_many(
+        prepared.models, [Member(d.x_train, d.y_train, d.x_val, d.y_val, m.batch_seed)
+                          for m, d in zip(members, prepared.data, strict=True)],
+        optimizer, rules, max_epochs, first.batch_size, val_batch, device, report,
+        None if first.debug else checkpoint, state, _limits(prepared.data[0], batches, first),
+        bool(first.trainer.get("deterministic", True)),
+    )
+    return results, rules, device
+
+
+def _cohort_checkpoint(members: Sequence[RunSettings]) -> Checkpoint:
+    return Checkpoint.of_cohort(members[0].experiment_dir, [m.run_key for m in members])
+
+
+def _limits(data: TensorDataModule, batches: Batches, run: RunSettings) -> Limits:
+    """The stacked engine's minibatches per epoch and validation samples under a debug run's
+    limits, counted as Lightning counts its batches (a whole epoch is one under whole_epoch)."""
+    minibatches = math.ceil(len(data.x_train) / run.batch_size)
+    train = None
+    if batches.train is not None:
+        if data.whole_epoch:
+            train = None if batches.count("train", 1) else 0
+        else:
+            train = batches.count("train", minibatches)
+    val_samples = batches.samples("val", len(data.x_val), configured_batches(run)[0])
+    return Limits(None if train == minibatches else train, val_samples)
