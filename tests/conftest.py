@@ -34,6 +34,13 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return _compose
 
 
+def run_directory(cfg: DictConfig) -> Path:
+    """Where the run `cfg` describes lives: ``<results_dir>/<name>/<run_key>``."""
+    from propensity.config.settings import read_settings
+
+    return read_settings(cfg).run_dir
+
+
 def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``python -m propensity.train`` as a user would, in `cwd`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline"}

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from propensity.callbacks.save_artifacts import SaveArtifacts
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from propensity.artifacts import (
+from propensity.mechanisms.artifacts import (
     ACTIVATIONS,
     CORRECTNESS,
     WEIGHTS_FINAL,
@@ -29,9 +30,8 @@ from propensity.artifacts import (
     save_correctness,
     save_weights,
 )
-from propensity.callbacks.save_artifacts import SaveArtifacts
+from propensity.mechanisms.unit_statistics import class_means, hoyer_sparsity
 from propensity.models import MLP, Conv2, ResNet, initialize
-from propensity.unit_statistics import class_means, hoyer_sparsity
 
 
 def test_weights_round_trip_bitwise(tmp_path):

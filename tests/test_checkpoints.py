@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from propensity.checkpoints import AtomicCheckpointIO, readable_checkpoint
 
 

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-
 from propensity.cohort_run import train_cohort
-from propensity.records import RunRecord
-from propensity.train import run_directory, train
-from tests.conftest import FAST
+
+from propensity.run.recipe import train
+from propensity.storage.records import RunRecord
+from tests.conftest import FAST, run_directory
 from tests.test_loggers import _apply, wandb_records
 
 SEEDS = [(0, 0), (1, 1)]

@@ -12,9 +12,6 @@ import pandas as pd
 import pytest
 import torch
 from omegaconf import OmegaConf
-
-from propensity import cohort_run
-from propensity.cohort.memory import GIB
 from propensity.cohort_chunks import (
     chunk_plan,
     device_of,
@@ -29,10 +26,13 @@ from propensity.cohort_run import (
     member_configs,
     train_cohort,
 )
-from propensity.launch import Interrupted
-from propensity.records import RunRecord
-from propensity.train import run_directory, train
-from tests.conftest import FAST, run_cli
+
+from propensity import cohort_run
+from propensity.cohort.memory import GIB
+from propensity.launch.signals import Interrupted
+from propensity.run.recipe import train
+from propensity.storage.records import RunRecord
+from tests.conftest import FAST, run_cli, run_directory
 
 
 def test_each_member_is_recorded_under_its_single_run_key(compose_cfg, tmp_path) -> None:
@@ -266,7 +266,7 @@ def test_launcher_gpus_puts_a_cohort_on_its_jobs_device(
 
 
 def test_cohort_memory_gb_is_checked_in_one_line(compose_cfg) -> None:
-    from propensity.validation import ConfigError, validate
+    from propensity.config.validation import ConfigError, validate
 
     with pytest.raises(ConfigError, match=r"^cohort_memory_gb=0: must be in \(0, .*; use GiB"):
         validate(compose_cfg(*FAST, "cohort_memory_gb=0"))

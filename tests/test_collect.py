@@ -14,7 +14,7 @@ import pytest
 
 from propensity.collect import collect, collect_wandb, load, main
 from propensity.pruning.trajectory import Trajectory
-from propensity.records import RunRecord
+from propensity.storage.records import RunRecord
 
 DENSITIES = [1.0, 0.8, 0.64, 0.512]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from propensity.console import quiet_third_party
+from propensity.launch.console import quiet_third_party
 from tests.conftest import run_cli
 
 FAST = ["data=digits", "stop=epochs", "stop.max_epochs=2", "logger=none", "optim.lr=0.05"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from propensity.train import train
+from propensity.run.recipe import train
 
 README_FIRST = ["model=mlp", "data=digits", "width=0.5", "optim=sgd", "init=glorot", "init_seed=0",
                 "data_seed=0"]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from propensity.train import build, train
+from propensity.config.build import build
+from propensity.run.recipe import train
 from tests.conftest import CONF
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -60,7 +61,7 @@ def test_paper_grids_run_as_cohorts_of_one_data_seed(experiment) -> None:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from propensity.sweeper import MEMBERS_KEY, group_jobs
+    from propensity.cohort.grouping import MEMBERS_KEY, group_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)

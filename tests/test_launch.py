@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from propensity.launch import JOB_STATUS, job_outcomes, run_outcomes, sweep_progress, sweep_size
+from propensity.launch.sweep import JOB_STATUS, job_outcomes, run_outcomes, sweep_progress, sweep_size
 
 
 def _sweep_dir(tmp_path: Path, cli: list[str], params: dict[str, str], done: int) -> Path:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from propensity.launch import assign_device, worker_count
-from propensity.records import RunRecord
+from propensity.launch.devices import assign_device, worker_count
+from propensity.storage.records import RunRecord
 from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow

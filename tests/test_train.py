@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from propensity.records import RunRecord
-from propensity.train import run_directory, train
-from propensity.validation import ConfigError
-from tests.conftest import FAST
+from propensity.config.validation import ConfigError
+from propensity.run.recipe import train
+from propensity.storage.records import RunRecord
+from tests.conftest import FAST, run_directory
 
 
 def test_run_writes_record_history_and_trajectory(compose_cfg) -> None:
@@ -141,7 +141,7 @@ def test_counting_gpus_for_the_launcher_leaves_cuda_uninitialised(
     compose_cfg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The joblib parent resolves ``n_jobs`` before forking workers: it must not own CUDA."""
-    from propensity.launch import worker_count
+    from propensity.launch.devices import worker_count
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     worker_count()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from propensity.unit_statistics import (
+from propensity.mechanisms.unit_statistics import (
     class_means,
     class_selectivity,
     class_selectivity_normalized,

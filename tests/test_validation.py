@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from propensity.validation import ConfigError, validate
+from propensity.config.validation import ConfigError, validate
 
 BAD = [
     ("pruning.schedule=remaining pruning.min_density=0", "pruning.min_density=0"),

@@ -9,7 +9,7 @@ from propensity.analysis.activations import (
     layer_summary,
     summarize_activations,
 )
-from propensity.artifacts import ACTIVATIONS, artifact_path, save_activation_statistics
+from propensity.mechanisms.artifacts import ACTIVATIONS, artifact_path, save_activation_statistics
 
 
 def _stats(hoyer, sel):

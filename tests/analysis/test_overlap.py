@@ -13,7 +13,7 @@ from propensity.analysis.overlap import (
     overlap_frame,
     overlap_table,
 )
-from propensity.artifacts import WEIGHTS_FINAL, WEIGHTS_INIT, artifact_path, save_weights
+from propensity.mechanisms.artifacts import WEIGHTS_FINAL, WEIGHTS_INIT, artifact_path, save_weights
 
 
 def _lowest_set(w: torch.Tensor, fraction: float) -> set[int]:

@@ -15,7 +15,7 @@ from propensity.analysis.similarity import (
     width_distance_table,
     within_across,
 )
-from propensity.artifacts import CORRECTNESS, artifact_path, save_correctness
+from propensity.mechanisms.artifacts import CORRECTNESS, artifact_path, save_correctness
 
 
 @pytest.fixture

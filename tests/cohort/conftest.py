@@ -35,6 +35,6 @@ def configs(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., list[Dict
 
 
 def results_dir(cfg: DictConfig) -> Path:
-    from propensity.train import run_directory
+    from tests.conftest import run_directory
 
     return run_directory(cfg)

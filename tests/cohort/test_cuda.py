@@ -13,9 +13,12 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from propensity.cohort import Member, StopRule, fit, trajectories
+from propensity.cohort import Member, fit
 from propensity.data import SyntheticDataModule
+from propensity.engines.stopping import TrainForEpochs
+from propensity.measurements import MemberSplits, measure_pruning
 from propensity.models import MLP, Conv2, initialize
+from propensity.pruning import PruningSettings
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -41,25 +44,29 @@ def test_a_cuda_cohort_trains_and_prunes_as_its_members_alone(cls: type, no_tf32
     cuda = torch.device("cuda")
     members = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in range(3)]
     adam = lambda p: torch.optim.Adam(p, lr=1e-3)  # noqa: E731
-    stop = StopRule("epochs", 2)
+
+    def rules(k: int) -> list[TrainForEpochs]:
+        return [TrainForEpochs() for _ in range(k)]
 
     def models() -> list[torch.nn.Module]:
         return [initialize(cls(0.25, SHAPE), "glorot", seed) for seed in range(3)]
 
     together = models()
-    results = fit(together, members, adam, stop, 64, device=cuda)
+    results = fit(together, members, adam, rules(3), 2, 64, device=cuda)
     alone = models()
-    singles = [fit([m], [member], adam, stop, 64, device=cuda)[0]
+    singles = [fit([m], [member], adam, rules(1), 2, 64, device=cuda)[0]
                for m, member in zip(alone, members, strict=True)]
     for ours, ref in zip(results, singles, strict=True):
         for a, b in zip(ours.history, ref.history, strict=True):
             assert abs(a["train_loss"] - b["train_loss"]) <= LOSS_TOL[cls]
             assert abs(a["val_loss"] - b["val_loss"]) <= LOSS_TOL[cls]
-    val = [(dm.x_val.to(cuda), dm.y_val.to(cuda))] * 3
-    one_by_one = [trajectories([m.to(cuda)], val[:1], step=0.1)[0] for m in alone]
+    splits = [MemberSplits((dm.x_val.to(cuda), dm.y_val.to(cuda)))] * 3
+    settings = PruningSettings(step=0.1)
+    one_by_one = [measure_pruning([m.to(cuda)], splits[:1], settings)[0] for m in alone]
     for at_once in (1, 4):
-        stacked = trajectories([m.to(cuda) for m in together], val, step=0.1,
-                               levels_at_once=at_once)
+        stacked = measure_pruning([m.to(cuda) for m in together], splits, settings,
+                                  levels_at_once=at_once)
         for ours, ref in zip(stacked, one_by_one, strict=True):
-            assert ours.density == ref.density
-            assert ours.val_acc == pytest.approx(ref.val_acc, abs=0.02)
+            a, b = ours.trajectories[0], ref.trajectories[0]
+            assert a.density == b.density
+            assert a.val_acc == pytest.approx(b.val_acc, abs=0.02)

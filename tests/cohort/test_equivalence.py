@@ -1,4 +1,4 @@
-"""Each cohort member equals its single run (`propensity.train`): curve, weights, trajectory, ED.
+"""Each cohort member equals its single run (both through the recipe): curve, weights, trajectory, ED.
 
 Tolerance: batched kernels (``baddbmm``, grouped convolutions) sum in another order than the
 single model's (gradients differ by ~1e-7 to 2e-6 relative per step), and training can
@@ -13,8 +13,8 @@ and ResNet, where a weight near a level's magnitude cut-off may swap with its ne
 2 points and 1e-3 in loss (ResNet: 5e-3; measured: 1 point, 3e-4 with 2 threads, 1.8e-3 for
 ResNet with 1 thread, whose sums split differently), so their effective density may
 differ by one pruning step (measured: one Conv-2 member, 0.70 against 0.60 at step 0.1);
-the MLP's effective densities are equal. A cohort
-of one calls the single model's own kernels and takes its steps bitwise (tolerance 0).
+the MLP's effective densities are equal. A cohort of one is the single run (Lightning's
+engine fits it), bitwise (tolerance 0).
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from propensity.artifacts import WEIGHTS_FINAL, artifact_path, load_weights
-from propensity.cohort import fit, trajectories
-from propensity.cohort_run import prepare, stop_rule
-from propensity.pruning import Trajectory, prunable_weights, summarize, total_weights
-from propensity.train import build, train
+from propensity.mechanisms.artifacts import WEIGHTS_FINAL, artifact_path, load_weights
+from propensity.run.recipe import train, train_cohort
+from propensity.storage.records import RunRecord
 from tests.cohort.conftest import SEEDS, results_dir
 
 LOSS_TOL = {"mlp": 1e-5, "conv2": 1e-5, "resnet": 1e-4}
@@ -37,60 +35,50 @@ ACC_TOL = 0.005
 TRAJ_TOL = {"mlp": (0.005, 1e-5), "conv2": (0.02, 1e-3), "resnet": (0.02, 5e-3)}
 
 
-def run_both(cfgs):
-    """Single runs through the recipe, then the same configs as one cohort."""
-    singles = [train(cfg) for cfg in cfgs]
-    prepared = prepare(cfgs)
-    models = [p.model for p in prepared]
-    results = fit(models, [p.member for p in prepared], build(cfgs[0].optim),
-                  stop_rule(cfgs[0]), int(cfgs[0].data.batch_size))
-    trajs = trajectories(models, [(p.member.x_val, p.member.y_val) for p in prepared],
-                         step=float(cfgs[0].pruning.step))
-    return singles, models, results, trajs
+def run_both(configs, *overrides: str, seeds=SEEDS):
+    """The same runs as single runs and as one cohort, in two experiment folders."""
+    singles = [train(cfg) for cfg in configs(*overrides, "name=single", seeds=seeds)]
+    cohort_cfgs = configs(*overrides, "name=cohort", seeds=seeds)
+    return singles, cohort_cfgs, train_cohort(cohort_cfgs)
 
 
-def assert_member_equals_single(cfg, single, model, result, traj, exact=False) -> None:
+def assert_member_equals_single(cfg, single: RunRecord, member: RunRecord, exact=False) -> None:
     name = cfg.model.name
-    tol, weight_tol, acc_tol = (0.0, 0.0, 0.0) if exact else (
-        LOSS_TOL[name], WEIGHT_TOL[name], ACC_TOL)
+    tol, weight_tol, acc_tol = (0.0, 0.0, 0.0) if exact else (LOSS_TOL[name], WEIGHT_TOL[name], ACC_TOL)
     traj_acc_tol, traj_loss_tol = (0.0, 0.0) if exact else TRAJ_TOL[name]
-    run_dir = results_dir(cfg)
-    history = pd.read_csv(run_dir / "history.csv")
-    ours = pd.DataFrame(result.history, columns=history.columns)
+    ours_dir = results_dir(cfg)
+    single_dir = ours_dir.parent.parent / "single" / ours_dir.name
+    assert member.run_key == single.run_key
+    history, ours = (pd.read_csv(d / "history.csv") for d in (single_dir, ours_dir))
     assert len(ours) == len(history)
     for column in ("train_loss", "val_loss"):
         assert (ours[column] - history[column]).abs().max() <= tol, column
     for column in ("train_acc", "val_acc"):
         assert ours[column].tolist() == pytest.approx(history[column].tolist(), abs=acc_tol + 1e-7)
-    # "untrained" is the recipe's verdict on a finished fit (no ED at chance accuracy)
-    status = {"untrained": "finished"}.get(single.status, single.status)
-    assert (result.status, result.stop_epoch, result.target_met) == (
-        status, single.stop_epoch, single.stop_target_met)
+    assert (member.status, member.stop_epoch, member.stop_target_met) == (
+        single.status, single.stop_epoch, single.stop_target_met)
 
-    final = load_weights(artifact_path(run_dir, WEIGHTS_FINAL))
-    for layer, weight in prunable_weights(model):
-        drift = float((weight.detach() - final[layer]).norm() / final[layer].norm())
+    final, reference = (load_weights(artifact_path(d, WEIGHTS_FINAL)) for d in (ours_dir, single_dir))
+    for layer, weight in reference.items():
+        drift = float((final[layer] - weight).norm() / weight.norm())
         assert drift <= weight_tol, (layer, drift)
 
-    frame = pd.read_csv(run_dir / "trajectory.csv")
-    assert traj.density == frame.density.tolist()
-    assert traj.val_acc == pytest.approx(frame.val_acc.tolist(), abs=traj_acc_tol + 1e-12)
-    losses = zip(traj.val_loss, frame.val_loss, strict=True)
-    assert max(abs(a - b) for a, b in losses) <= traj_loss_tol
-    ed = summarize(traj, total_weights(model), float(cfg.pruning.threshold))
-    if single.status == "untrained":  # the recipe withholds the ED; compare the one it measured
-        measured = summarize(Trajectory.from_frame(frame), total_weights(model),
-                             float(cfg.pruning.threshold))
-        single.effective_density = measured["effective_density"]
-        single.ed_by_threshold = measured["ed_by_threshold"]
-    if exact or name == "mlp":
-        assert ed["effective_density"] == single.effective_density
-        assert ed["ed_by_threshold"] == single.ed_by_threshold
+    frame, ref = (pd.read_csv(d / "trajectory.csv") for d in (ours_dir, single_dir))
+    assert frame.density.tolist() == ref.density.tolist()
+    assert frame.val_acc.tolist() == pytest.approx(ref.val_acc.tolist(), abs=traj_acc_tol + 1e-12)
+    assert (frame.val_loss - ref.val_loss).abs().max() <= traj_loss_tol
+    if single.status == "untrained":  # the recipe withholds the ED of both alike
+        assert member.effective_density is None
+    elif exact or name == "mlp":
+        assert member.effective_density == single.effective_density
+        assert member.ed_by_threshold == single.ed_by_threshold
     else:  # a level's accuracy near the threshold may cross it: at most one step apart
         step = float(cfg.pruning.step) + 1e-3
-        assert abs(ed["effective_density"] - single.effective_density) <= step
+        assert abs(member.effective_density - single.effective_density) <= step
         for t, value in single.ed_by_threshold.items():
-            assert abs(ed["ed_by_threshold"][t] - value) <= step, t
+            assert abs(member.ed_by_threshold[t] - value) <= step, t
+    assert member.test_acc == pytest.approx(single.test_acc, abs=acc_tol + 1e-7)
+    assert member.test_loss == pytest.approx(single.test_loss, abs=traj_loss_tol)  # as level 0
 
 
 @pytest.mark.parametrize("model", ["mlp", "conv2", "resnet"])
@@ -99,31 +87,31 @@ def test_members_equal_their_single_runs(configs, model: str) -> None:
     optim = {"mlp": ["optim.lr=0.05"], "conv2": ["optim=adam"],
              "resnet": ["optim.lr=0.01"]}[model]
     seeds = SEEDS if model == "mlp" else SEEDS[1:]  # two members suffice for the slower models
-    cfgs = configs(f"model={model}", *optim, seeds=seeds)
-    for args in zip(cfgs, *run_both(cfgs), strict=True):
+    singles, cfgs, members = run_both(configs, f"model={model}", *optim, seeds=seeds)
+    assert {m.cohort_size for m in members} == {len(seeds)}
+    for args in zip(cfgs, singles, members, strict=True):
         assert_member_equals_single(*args)
 
 
 def test_train_loss_rule_freezes_each_member_at_its_own_epoch(configs) -> None:
     # target 0.75 is met at epoch 3 by seeds (0, 0), at epoch 4 by (1, 0) and (2, 1)
-    cfgs = configs("stop=train_loss", "stop.target=0.75", "stop.max_epochs=4", "optim.lr=0.05")
-    singles, models, results, trajs = run_both(cfgs)
+    singles, cfgs, members = run_both(configs, "stop=train_loss", "stop.target=0.75",
+                                      "stop.max_epochs=4", "optim.lr=0.05")
     assert len({s.stop_epoch for s in singles}) > 1, "the members should stop apart"
-    for args in zip(cfgs, singles, models, results, trajs, strict=True):
+    for args in zip(cfgs, singles, members, strict=True):
         assert_member_equals_single(*args)
 
 
 def test_val_loss_min_restores_each_members_best_epoch(configs) -> None:
     # SGD at lr 0.5 is noisy: seeds (0, 0) and (1, 0) have their lowest val loss at epoch 3
-    cfgs = configs("stop=val_loss_min", "stop.max_epochs=4", "optim.lr=0.5")
-    singles, models, results, trajs = run_both(cfgs)
+    singles, cfgs, members = run_both(configs, "stop=val_loss_min", "stop.max_epochs=4", "optim.lr=0.5")
     assert any(s.stop_epoch < 4 for s in singles), "some member should restore an earlier epoch"
-    for args in zip(cfgs, singles, models, results, trajs, strict=True):
+    for args in zip(cfgs, singles, members, strict=True):
         assert_member_equals_single(*args)
 
 
 @pytest.mark.parametrize("model", ["mlp", "conv2", "resnet"])
 def test_cohort_of_one_is_the_single_run_bitwise(configs, model: str) -> None:
-    cfgs = configs(f"model={model}", "optim.lr=0.05", seeds=[(3, 2)])
-    singles, models, results, trajs = run_both(cfgs)
-    assert_member_equals_single(cfgs[0], singles[0], models[0], results[0], trajs[0], exact=True)
+    singles, cfgs, members = run_both(configs, f"model={model}", "optim.lr=0.05", seeds=[(3, 2)])
+    assert members[0].cohort_size == 1
+    assert_member_equals_single(cfgs[0], singles[0], members[0], exact=True)

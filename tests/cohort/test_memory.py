@@ -23,8 +23,8 @@ from propensity.cohort.memory import (
     parameter_bytes,
     training_activation_bytes,
 )
-from propensity.cohort.pool import member_losses
 from propensity.models import MLP, Conv2, ResNet
+from propensity.pruning.evaluation import member_losses
 
 MNIST, CIFAR = (1, 28, 28), (3, 32, 32)
 

@@ -8,10 +8,10 @@ import math
 import pandas as pd
 import pytest
 
+from propensity.config.validation import ConfigError
 from propensity.identity import run_key
-from propensity.train import run_directory, train
-from propensity.validation import ConfigError
-from tests.conftest import FAST, run_cli
+from propensity.run.recipe import train
+from tests.conftest import FAST, run_cli, run_directory
 
 pytest.importorskip("devinterp")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from propensity.analysis import ANOVA_MARK, method_summary, table2
-from propensity.artifacts import (
+from propensity.mechanisms.artifacts import (
     ACTIVATIONS,
     CORRECTNESS,
     WEIGHTS_FINAL,

@@ -1,24 +1,21 @@
 """The Classifier's training step: one minibatch or a whole epoch, the same numbers."""
 
-import lightning as L
 import torch
 
-from propensity.callbacks import EpochHistory
 from propensity.data import SyntheticDataModule
+from propensity.engines.classifier import Classifier
 from propensity.models import MLP, initialize
-from propensity.module import Classifier
+from tests.engines.conftest import lightning_fit
 
 
 def fit(whole_epoch: bool, tmp_path) -> tuple[Classifier, list[dict[str, float]]]:
     dm = SyntheticDataModule(train_size=300, val_size=60, test_size=30, batch_size=32,
                              whole_epoch=whole_epoch, batch_seed=5)
     model = initialize(MLP(0.2, dm.input_shape, dm.num_classes), "he", 1)
-    module = Classifier(model, lambda p: torch.optim.Adam(p, lr=1e-3), dm.num_classes)
-    history = EpochHistory(tmp_path / f"{whole_epoch}.csv")
-    L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
-              enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-              callbacks=[history]).fit(module, datamodule=dm)
-    return module, history.rows
+    (tmp_path / str(whole_epoch)).mkdir()
+    _, module, report = lightning_fit(model, dm, 3, tmp_path / str(whole_epoch),
+                                      optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    return module, report.histories[0]
 
 
 def test_whole_epoch_steps_equal_per_batch_steps_bit_for_bit(tmp_path) -> None:

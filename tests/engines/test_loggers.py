@@ -12,9 +12,9 @@ import pytest
 
 from propensity.collect.from_wandb import record_dict
 from propensity.collect.tables import record_from_json
-from propensity.records import RunRecord
-from propensity.train import run_directory, train
-from tests.conftest import FAST
+from propensity.run.recipe import train
+from propensity.storage.records import RunRecord
+from tests.conftest import FAST, run_directory
 
 _BLOCK, _HEADER = 32768, 7  # wandb's LevelDB-style log: 32 KiB blocks, 7-byte record headers
 

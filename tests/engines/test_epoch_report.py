@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from propensity.engines.epoch_report import time_left
 
-from propensity.callbacks.progress import time_left
-from propensity.console import duration
-from propensity.train import train
+from propensity.launch.console import duration
+from propensity.run.recipe import train
 from tests.conftest import FAST
 
 
