@@ -1,6 +1,6 @@
 """The cohort sweeper as a Hydra plugin (Hydra instantiates sweepers from ``hydra_plugins``).
 
-The grouping itself lives in `propensity.cohort.grouping`.
+The grouping itself lives in `propensity.launch.grouping`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-from propensity.cohort.grouping import group_jobs, key_of
+from propensity.launch.grouping import group_jobs, key_of
 
 
 class CohortSweeper(BasicSweeper):
