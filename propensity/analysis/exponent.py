@@ -280,3 +280,22 @@ def exponent_summary(fit: pd.Series) -> str:
 
 def _p(p: float) -> str:
     return "n/a" if pd.isna(p) else ("< 0.0001" if p < 1e-4 else f"{p:.2g}")
+
+
+def local_exponents(runs: pd.DataFrame, ed_column: str = "effective_density") -> pd.DataFrame:
+    """Per model type, init and pair of adjacent widths: the slope between the two widths'
+    mean log core size and mean log total weights. One power law predicts the same slope for
+    every pair; a trend across the pairs is curvature the single exponent averages away."""
+    frame = core_frame(runs, ed_column)
+    frame = frame[frame["core_size"].gt(0)].assign(
+        x=lambda f: np.log(f["total_weights"]), y=lambda f: np.log(f["core_size"])
+    )
+    columns = ["model_type", "init", "from_width", "to_width", "local_b", "n_from", "n_to"]
+    rows = []
+    for (model_type, init), group in frame.groupby(["model_type", "init"], sort=True):
+        means = group.groupby("width").agg(x=("x", "mean"), y=("y", "mean"), n=("x", "size"))
+        for (w1, a), (w2, c) in zip(means.iloc[:-1].iterrows(), means.iloc[1:].iterrows(), strict=True):
+            slope = (c["y"] - a["y"]) / (c["x"] - a["x"]) if c["x"] != a["x"] else np.nan
+            rows.append({"model_type": model_type, "init": _init_name(str(init)), "from_width": w1,
+                         "to_width": w2, "local_b": slope, "n_from": int(a["n"]), "n_to": int(c["n"])})
+    return pd.DataFrame(rows, columns=columns)

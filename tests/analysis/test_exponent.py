@@ -16,6 +16,7 @@ from propensity.analysis.exponent import (
     exponent_summary,
     exponent_table,
     fit_exponent,
+    local_exponents,
     tost_p,
     verdict,
 )
@@ -180,3 +181,17 @@ def test_figure_has_a_panel_per_model_type_and_init_with_both_reference_lines():
     labels = axes[0].get_legend_handles_labels()[1]
     assert any(s.startswith("b = 0") for s in labels) and any(s.startswith("b = 1") for s in labels)
     assert any(s.startswith("fit b = ") for s in labels) and any("band" in s for s in labels)
+
+
+def test_local_exponents_are_the_slopes_between_adjacent_width_means():
+    runs = make_tables().runs
+    local = local_exponents(runs)
+    frame = core_frame(runs)
+    first = local.iloc[0]
+    group = frame[(frame["model_type"] == first["model_type"]) & (frame["init"] == "glorot")]
+    one, two = (group[group["width"] == w] for w in (first["from_width"], first["to_width"]))
+    expected = (np.log(two["core_size"]).mean() - np.log(one["core_size"]).mean()) / (
+        np.log(two["total_weights"]).mean() - np.log(one["total_weights"]).mean()
+    )
+    assert first["local_b"] == pytest.approx(expected, rel=1e-12)
+    assert len(local) == 4 * 3  # four groups, four widths: three adjacent pairs each
