@@ -197,9 +197,10 @@ def fit_exponent(
 def core_frame(runs: pd.DataFrame, ed_column: str = "effective_density") -> pd.DataFrame:
     """One row per complete run: its model type, init, width, seed cluster and core size
     (`ed_column` x total weights). Columns: run_key, model_type, init, width, seeds,
-    total_weights, core_size."""
+    total_weights, core_size, never_degraded (ED 100%: the core is censored at the total)."""
     done = complete_runs(runs)
-    columns = ["run_key", "model_type", "init", "width", "seeds", "total_weights", "core_size"]
+    columns = ["run_key", "model_type", "init", "width", "seeds", "total_weights", "core_size",
+               "never_degraded"]
     if done.empty or ed_column not in done.columns:
         return pd.DataFrame(columns=columns)
     seeds = done[list(SEED_KEYS)].astype("Int64").astype(str).agg("/".join, axis=1)
@@ -208,6 +209,7 @@ def core_frame(runs: pd.DataFrame, ed_column: str = "effective_density") -> pd.D
         total_weights=done["total_weights"].astype(float),
         core_size=core_size(done[ed_column], done["total_weights"]),
         width=done["width"].astype(float),
+        never_degraded=done.get("never_degraded", pd.Series(False, index=done.index)),
     )
     return frame[columns].reset_index(drop=True)
 
@@ -236,8 +238,13 @@ def exponent_table(
         kept = group[usable]
         fit = fit_exponent(kept["total_weights"], kept["core_size"], kept["seeds"].to_numpy(),
                            delta=delta, resamples=resamples, seed=seed)
-        rows.append({"model_type": model_type, "init": _init_name(str(init)), "measure": measure,
-                     **asdict(fit), "n_left_out": int((~usable).sum())})
+        row = {"model_type": model_type, "init": _init_name(str(init)), "measure": measure,
+               **asdict(fit), "n_left_out": int((~usable).sum())}
+        if censored := int(group["never_degraded"].fillna(False).astype(bool).sum()):
+            # ED 100% where accuracy never dropped: the core is at least the model, not known
+            said = f"{censored} run(s) never degraded: core censored at the total, pulls b to 1"
+            row["note"] = f"{row['note']}; {said}" if row["note"] else said
+        rows.append(row)
     return pd.DataFrame(rows, columns=FIT_COLUMNS)
 
 
@@ -248,7 +255,7 @@ def exponent_sensitivity(
     every pruning method the runs carry (``effective_density_<method>``), one table."""
     tables = []
     for threshold, column in threshold_columns(runs).items():
-        tables.append(exponent_table(runs, column, f"threshold {100 * threshold:g} points",
+        tables.append(exponent_table(runs, column, f"{100 * threshold:g}-point threshold",
                                      delta, resamples, seed))
     for method in methods_present(complete_runs(runs)):
         column = f"effective_density_{method}"

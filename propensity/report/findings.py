@@ -117,6 +117,8 @@ def findings_part(
             f"Row by row, as the paper frames it: ED per width (mean, sd in points, n runs): "
             f"{_ed_per_width(rows)}.{said}",
         )
+    if exponents is not None and len(exponents):
+        part.add("What the exponent cannot tell is listed beside its table, under effective density.")
     if notes := untested(runs, methods, has_artifacts):
         part.add("Untested here: " + "; ".join(notes) + ".")
     return part

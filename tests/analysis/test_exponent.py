@@ -154,13 +154,20 @@ def test_runs_without_a_core_are_counted_not_fitted():
     assert table["n_left_out"].sum() == 1
 
 
+def test_runs_that_never_degraded_are_named_as_censored():
+    runs = make_tables().runs
+    runs.loc[runs.index[:2], "never_degraded"] = True
+    notes = exponent_table(runs, resamples=100)["note"]
+    assert notes.str.contains("never degraded: core censored").sum() >= 1
+
+
 def test_sensitivity_has_every_threshold_and_every_method():
     runs = make_tables().runs
     runs["effective_density_magnitude"] = runs["effective_density"]
     runs["effective_density_random"] = runs["effective_density"] * 1.5
     table = exponent_sensitivity(runs, resamples=100)
     measures = list(dict.fromkeys(table["measure"]))
-    assert measures == [*(f"threshold {100 * t:g} points" for t in THRESHOLDS),
+    assert measures == [*(f"{100 * t:g}-point threshold" for t in THRESHOLDS),
                         "magnitude pruning", "random pruning"]
     # a constant factor on ED moves the intercept, never the slope
     by = table.set_index(["measure", "model_type", "init"])["b"]

@@ -262,4 +262,4 @@ def test_report_leads_with_the_exponent_and_saves_its_table_and_figure(report_di
     np.testing.assert_allclose(saved["ci_low"], expected["ci_low"], rtol=1e-12)
     assert list(saved["verdict"]) == list(expected["verdict"])
     sensitivity = pd.read_csv(report_dir / "tables" / "exponent_sensitivity.csv")
-    assert sensitivity["measure"].str.startswith("threshold").sum() == 4 * len(expected)
+    assert sensitivity["measure"].str.endswith("-point threshold").sum() == 4 * len(expected)
