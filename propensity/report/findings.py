@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from propensity.analysis import complete_runs
+from propensity.analysis.criteria import finding_sentence
 from propensity.analysis.model_types import INIT_NAMES, width_label
 from propensity.analysis.verdict import NullVerdict
 from propensity.report.parts import Part
@@ -83,8 +84,11 @@ def findings_part(
     verdicts: list[NullVerdict],
     methods: list[str],
     has_artifacts: bool,
+    criteria: list[tuple[str, NullVerdict]] | None = None,
 ) -> Part:
-    """One paragraph per model type: ED per width, the verdict with its p-values; then what is untested."""
+    """One paragraph per model type: ED per width, the verdict with its p-values, whether it
+    holds under every criterion (`criteria`: each method's verdicts, section 6); then what is
+    untested."""
     part = Part("## Key findings")
     if t2.empty:
         part.add("No complete run with an effective density: nothing to summarise.")
@@ -94,8 +98,10 @@ def findings_part(
         rows = t2[t2["model_type"] == model_type].sort_values("width")
         verdict = by_type.get(model_type)
         said = f" {verdict.summary}{_capped(verdict)}" if verdict else " No verdict: no test ran."
+        across = finding_sentence(criteria or [], model_type)
         part.add(
             f"**{model_type}**. ED per width (mean, sd in points, n runs): {_ed_per_width(rows)}.{said}"
+            + (f" {across}" if across else "")
         )
     if notes := untested(runs, methods, has_artifacts):
         part.add("Untested here: " + "; ".join(notes) + ".")
