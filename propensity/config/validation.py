@@ -191,6 +191,11 @@ def _check_pruning(cfg: DictConfig) -> None:
         number(cfg, f"{p}.levels_at_once", 0, 10_000,
                "levels per forward, 0 = as many as fit in memory, e.g. pruning.levels_at_once=8",
                integer=True)
+    for key, fix in (("score_samples", "examples SNIP and OBD score on, e.g. pruning.score_samples=256"),
+                     ("score_seed", "the seed that draws them, e.g. pruning.score_seed=0")):
+        if key in cfg[p]:
+            number(cfg, f"{p}.{key}", 1 if key == "score_samples" else 0,
+                   MAX_COUNT if key == "score_samples" else MAX_SEED, fix, integer=True)
     if "edge_popup" in cfg[p]:
         e = f"{p}.edge_popup"
         _numbers(cfg, f"{e}.densities", lambda v: 0 < v <= 1, "must be a list of densities in (0, 1]",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from propensity.analysis import complete_runs
+from propensity.analysis.criteria import finding_sentence
 from propensity.analysis.exponent import exponent_summary
 from propensity.analysis.model_types import INIT_NAMES, width_label
 from propensity.analysis.verdict import NullVerdict
@@ -96,9 +97,12 @@ def findings_part(
     methods: list[str],
     has_artifacts: bool,
     exponents: pd.DataFrame | None = None,
+    criteria: list[tuple[str, NullVerdict]] | None = None,
 ) -> Part:
     """Per model type: the propensity exponent per init with its interval and TOST verdict,
-    then ED per width and the row tests' verdict with its p-values; then what is untested."""
+    then ED per width and the row tests' verdict with its p-values, and whether it holds
+    under every criterion (`criteria`: each method's verdicts, section 6); then what is
+    untested."""
     part = Part("## Key findings")
     if t2.empty:
         part.add("No complete run with an effective density: nothing to summarise.")
@@ -110,12 +114,13 @@ def findings_part(
         said = f" {verdict.summary}{_capped(verdict)}" if verdict else " No verdict: no test ran."
         lead = exponent_lines(exponents, model_type)
         exponent = "".join(f"\n- {line}" for line in lead)
+        across = finding_sentence(criteria or [], model_type)
         part.add(
             f"**{model_type}**. Core size |omega| = ED x total weights against total weights "
             f"(log-log; b = 0 the null hypothesis, b = 1 constant density):{exponent}"
             if lead else f"**{model_type}**. No propensity exponent: no runs to fit.",
             f"Row by row, as the paper frames it: ED per width (mean, sd in points, n runs): "
-            f"{_ed_per_width(rows)}.{said}",
+            f"{_ed_per_width(rows)}.{said}" + (f" {across}" if across else ""),
         )
     if exponents is not None and len(exponents):
         part.add("What the exponent cannot tell is listed beside its table, under effective density.")
