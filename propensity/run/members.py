@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from propensity.cohort.grouping import MEMBERS_KEY, SEED_KEYS
-from propensity.config.settings import RunSettings, check_stackable_settings, read_settings
+from propensity.config.settings import (
+    RunSettings,
+    check_stackable_model,
+    check_stackable_settings,
+    read_settings,
+)
 from propensity.identity import hashed_config
 
 
@@ -57,9 +62,11 @@ def check_one_cell(cfgs: Sequence[DictConfig]) -> None:
 
 def read_members(cfgs: Sequence[DictConfig]) -> list[RunSettings]:
     """Every member's `RunSettings`, validated, of one grid cell; with more than one member,
-    a setting the stacked engine would not honour is refused here, before anything trains."""
+    a setting the stacked engine would not honour, or a model it cannot stack, is refused
+    here, before anything trains."""
     members = [read_settings(cfg) for cfg in cfgs]
     check_one_cell(cfgs)
     if len(members) > 1:
         check_stackable_settings(members[0])
+        check_stackable_model(members[0])
     return members
