@@ -151,3 +151,27 @@ def test_the_report_includes_the_own_model(mynets: Path, tmp_path: Path) -> None
     assert "tanhnet/SGD · digits" in text
     table2 = pd.read_csv(tmp_path / "report" / "tables" / "table2.csv")
     assert table2.astype(str).apply(lambda c: c.str.contains("tanhnet")).any().any()
+
+
+def test_own_model_writes_the_section_5_artifacts_and_its_learning_coefficient(
+        mynets: Path, tmp_path: Path) -> None:
+    """Each member of a cohort of the own model writes what a single run of the paper's writes:
+    its weights, correctness bits, unit statistics of its Tanh layer (read by a forward hook,
+    the model defining no ``hidden``) and an LLC estimate with its chains' traces."""
+    import math
+
+    import numpy as np
+
+    from propensity.analysis.activations import layer_summary
+    from propensity.mechanisms.artifacts import ACTIVATIONS, CORRECTNESS, load_activation_statistics
+
+    extra = ["model._target_=mynets.TanhNet", "artifacts.correctness=true", "artifacts.activations=true",
+             "llc=sgld", "llc.num_chains=2", "llc.num_draws=10"]
+    for record in train_cohort(configs(tmp_path / "results", *extra)):
+        folder = run_dir(tmp_path / "results", "adhoc", record.run_key)
+        assert math.isfinite(record.llc_mean) and (folder / "llc_traces.csv").is_file()
+        stats = load_activation_statistics(artifact_path(folder, ACTIVATIONS))
+        assert list(stats) == ["2"]  # the Tanh module, under its name in the Sequential
+        assert stats["2"]["hoyer"].shape == (32,) and np.isfinite(stats["2"]["selectivity"]).all()
+        assert artifact_path(folder, CORRECTNESS).is_file()
+        assert not layer_summary(stats).empty
