@@ -97,7 +97,8 @@ def stack_problem(model: nn.Module, input_shape: Sequence[int] | None = None) ->
         running.pop()
 
     handles = [h for m in names for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
-    x = torch.zeros(2, 2, *input_shape)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    x = torch.zeros(2, 2, *input_shape, dtype=dtype)
     try:
         probe.train()
         probe(x).float().sum().backward()
