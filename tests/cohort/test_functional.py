@@ -146,3 +146,69 @@ def test_a_forward_vmap_cannot_run_is_found_by_the_probe() -> None:
     problem = stack_problem(ItemNet(), SHAPE)  # ... its forward does
     assert problem is not None and problem.startswith("ItemNet.forward does not run once per member")
     assert stack_problem(TanhNet(), SHAPE) is None and stack_problem(NormNet(), SHAPE) is None
+
+
+class _StoppedError(Exception):
+    pass
+
+
+@pytest.mark.parametrize("cls", [TanhNet, NormNet])
+def test_a_generic_cohort_resumes_bitwise_after_a_member_left(cls: type, tmp_path) -> None:
+    """Members leave the generic stack (their parameters, buffers and Adam state sliced out),
+    the cohort's state is saved after every epoch, and a resumed cohort ends bitwise where the
+    uninterrupted one ends."""
+    from propensity.data import SyntheticDataModule
+    from propensity.engines.stopping import TrainForEpochs
+
+    dm = SyntheticDataModule(train_size=192, val_size=64, batch_size=32)
+    dm.setup()
+    member = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in (10, 11, 12)]
+
+    def make() -> list[nn.Module]:
+        return [initialize(cls(0.5, SHAPE), "glorot", s) for s in range(3)]
+
+    def rules() -> list[TrainForEpochs]:
+        rule = [TrainForEpochs() for _ in range(3)]
+        rule[1].after_epoch = lambda epoch, metrics, max_epochs: type(  # member 1 leaves after 1
+            "V", (), {"stop": epoch >= 1, "best": False})()
+        return rule
+
+    def adam(params):
+        return torch.optim.Adam(params, lr=1e-2)
+
+    whole_models = make()
+    whole = fit(whole_models, member, adam, rules(), 3, 32)
+
+    def interrupt(end) -> None:
+        torch.save(end.state(), tmp_path / "last.pt")
+        if end.epoch == 2:
+            raise _StoppedError
+
+    with pytest.raises(_StoppedError):
+        fit(make(), member, adam, rules(), 3, 32, on_epoch=interrupt)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["active"] == [0, 2]
+    resumed_models = make()
+    resumed = fit(resumed_models, member, adam, rules(), 3, 32, resume=state)
+    assert resumed == whole
+    for model, reference in zip(resumed_models, whole_models, strict=True):
+        for (name, p), q in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
+            assert torch.equal(p, q), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_generic_cuda_cohort_computes_its_members_on_cuda() -> None:
+    """On CUDA, in float64 (no TF32 there): outputs, gradients and BatchNorm statistics of each
+    member equal its single model's on CUDA to float64 rounding."""
+    for cls in (TanhNet, NormNet):
+        singles = [m.cuda() for m in models(cls)]
+        cohort = stack(singles).cuda().train()
+        x = torch.randn(3, 16, *SHAPE, dtype=torch.float64, device="cuda")
+        cohort(x).square().sum().backward()
+        for k, single in enumerate(singles):
+            single.train()(x[k]).square().sum().backward()
+            for name, param in single.named_parameters():
+                torch.testing.assert_close(cohort.tensor(name).grad[k], param.grad, msg=name)
+            for name, buffer in single.named_buffers():
+                torch.testing.assert_close(cohort.tensor(name)[k], buffer, msg=name)

@@ -175,3 +175,16 @@ def test_own_model_writes_the_section_5_artifacts_and_its_learning_coefficient(
         assert stats["2"]["hoyer"].shape == (32,) and np.isfinite(stats["2"]["selectivity"]).all()
         assert artifact_path(folder, CORRECTNESS).is_file()
         assert not layer_summary(stats).empty
+
+
+def test_own_model_in_the_quickstart_regime_with_every_pruning_baseline(mynets: Path, tmp_path: Path) -> None:
+    """The demo's regime (random, global-magnitude and edge-popup baselines beside magnitude
+    pruning, every artifact) for a cohort of the own model: each member has every method's ED."""
+    cfgs = configs(tmp_path / "results", "experiment=quickstart", "model._target_=mynets.TanhNet",
+                   "stop=train_loss", "stop.max_epochs=2", "pruning.edge_popup.epochs=1",
+                   "pruning.edge_popup.densities=[0.5]")
+    for record in train_cohort(cfgs):
+        assert record.cohort_size == 2 and record.model == "tanhnet"
+        assert set(record.ed_by_method) == {"magnitude", "random", "global_magnitude", "edge_popup"}
+        frame = pd.read_csv(run_dir(tmp_path / "results", "quickstart", record.run_key) / "trajectory.csv")
+        assert set(frame["method"]) == set(record.ed_by_method)
