@@ -188,3 +188,29 @@ def test_own_model_in_the_quickstart_regime_with_every_pruning_baseline(mynets: 
         assert set(record.ed_by_method) == {"magnitude", "random", "global_magnitude", "edge_popup"}
         frame = pd.read_csv(run_dir(tmp_path / "results", "quickstart", record.run_key) / "trajectory.csv")
         assert set(frame["method"]) == set(record.ed_by_method)
+
+
+@pytest.mark.slow
+def test_a_cohort_sweep_of_a_model_that_cannot_stack_stops_before_any_job(
+        mynets: Path, tmp_path: Path) -> None:
+    """The multirun a researcher starting from the paper's configs runs: the refusal is one line
+    from the sweeper, before any job is launched (no run folder, no job folder)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": f"{mynets}{os.pathsep}{ROOT}", "WANDB_MODE": "offline"}
+    done = subprocess.run([sys.executable, "-m", "propensity.train", "-m", "model._target_=mynets.DropNet",
+                           "data=digits", "init_seed=0,1", "cohort=2", f"results_dir={tmp_path / 'r'}",
+                           "logger=none"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    log = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in log
+    [line] = [x for x in log.splitlines() if "config error" in x]
+    assert line.endswith("sweep not started: config error: model._target_=mynets.DropNet: cannot train "
+                         "as a cohort: module '3' (Dropout, p=0.2) draws random numbers, which a cohort "
+                         "cannot draw as each single run draws them; use cohort=1 to train these runs "
+                         "one by one")
+    assert not (tmp_path / "r").exists() and not list(tmp_path.glob("multirun/*/*/0"))
