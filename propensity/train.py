@@ -17,11 +17,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from propensity.identity import register_resolvers as register_model_name
 from propensity.launch.devices import register_resolvers
 
 # Torch, Lightning and the recipe are imported when a job starts, so `--help`, `--cfg` and
 # shell completion answer in well under two seconds.
 register_resolvers()
+register_model_name()
 
 
 def load_env(folder: Path | None = None) -> None:

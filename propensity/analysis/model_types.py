@@ -12,7 +12,7 @@ import pandas as pd
 
 from propensity.storage.records import COMPLETE
 
-MODEL_NAMES = {"mlp": "MLP", "conv2": "Conv-2", "resnet": "ResNet"}
+MODEL_NAMES = {"mlp": "MLP", "conv2": "Conv-2", "resnet": "ResNet", "vit": "ViT"}
 OPTIM_NAMES = {"sgd": "SGD", "adam": "Adam", "adagrad": "Adagrad"}
 INIT_NAMES = {"glorot": "Glorot", "he": "He"}
 

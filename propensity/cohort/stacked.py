@@ -9,7 +9,10 @@ k's outputs and gradients are those of its single model (up to the summation ord
 the batched kernels).
 
 `stack` builds the cohort from K initialised single models (each member's weights are
-its model's, bitwise) and `unstack` writes member k back into a single model.
+its model's, bitwise) and `unstack` writes member k back into a single model. The paper's
+three classes have their forward written out here; any other model (a researcher's own, the
+ViT) is stacked by `propensity.cohort.functional`, which keeps the same tensors and names
+and runs the single model's own forward once per member under ``torch.func.vmap``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from torch import nn
 from propensity.models import MLP, Conv2, ResNet
 from propensity.models.resnet import ResidualBlock
 
-__all__ = ["StackedModel", "stack", "stackable", "unstack"]
+HAND_WRITTEN: tuple[type, ...] = (MLP, Conv2, ResNet)
+
+__all__ = ["StackedModel", "hand_written", "one_class", "stack", "stackable", "unstack"]
 
 
 def _stacked(tensors: Sequence[torch.Tensor]) -> nn.Parameter:
@@ -41,15 +46,10 @@ class StackedModel(nn.Module):
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
         super().__init__()
-        if not models:
-            raise ValueError("a cohort needs at least one model")
-        kind = type(models[0])
-        if kind not in (MLP, Conv2, ResNet) or any(type(m) is not kind for m in models):
-            raise ValueError(
-                f"cannot stack {sorted({type(m).__name__ for m in models})}; a cohort holds "
-                "models of one class among MLP, Conv2 and ResNet"
-            )
-        self.kind = kind
+        self.kind = one_class(models)
+        if type(self) is StackedModel and self.kind not in HAND_WRITTEN:
+            raise ValueError(f"no hand-written stack of {self.kind.__name__}; use "
+                             "propensity.cohort.stack, which stacks it generically")
         self.template: nn.Module
         self.members = len(models)
         self.names = [name for name, _ in models[0].named_parameters()]
@@ -105,6 +105,26 @@ class StackedModel(nn.Module):
             h = (_bn(self, p + "bn2", _conv(self, p + "conv2", out)) + h).relu()
         h = h.mean(dim=(2, 3)).view(batch, self.members, -1).transpose(0, 1)
         return _dense(self, "proj", h)
+
+
+def one_class(models: Sequence[nn.Module]) -> type:
+    """The one class of `models`, which all hold parameters and buffers of the same names and
+    shapes; otherwise a one-line error naming the classes."""
+    if not models:
+        raise ValueError("a cohort needs at least one model")
+    kind = type(models[0])
+    if any(type(m) is not kind for m in models):
+        raise ValueError(f"cannot stack {sorted({type(m).__name__ for m in models})}; a cohort "
+                         "holds models of one class")
+    shapes = _shapes(models[0])
+    if any(_shapes(m) != shapes for m in models[1:]):
+        raise ValueError(f"cannot stack these {kind.__name__} models: their parameters differ in "
+                         "names or shapes (one grid cell's members are built alike)")
+    return kind
+
+
+def _shapes(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
+    return [(n, tuple(t.shape)) for n, t in [*model.named_parameters(), *model.named_buffers()]]
 
 
 def _key(name: str) -> str:
@@ -189,14 +209,29 @@ def _bn(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
     )
 
 
+def hand_written(model: nn.Module) -> bool:
+    """True for the exact classes whose stacked forward is written out here (MLP, Conv2, ResNet)."""
+    return type(model) in HAND_WRITTEN
+
+
 def stackable(model: nn.Module) -> bool:
-    """True for the exact classes `StackedModel` reproduces (MLP, Conv2, ResNet)."""
-    return type(model) in (MLP, Conv2, ResNet)
+    """True when `stack` can stack models like `model`: one of the paper's classes, or any
+    other model the generic path (`propensity.cohort.functional`) accepts."""
+    from propensity.cohort.functional import stack_problem
+
+    return hand_written(model) or stack_problem(model) is None
 
 
 def stack(models: Sequence[nn.Module]) -> StackedModel:
-    """The cohort of `models` (already initialised), each member's tensors copied bitwise."""
-    return StackedModel(models)
+    """The cohort of `models` (already initialised, of one class), each member's tensors
+    copied bitwise: the hand-written stack of the paper's classes, for any other class the
+    generic one (`propensity.cohort.functional.FunctionalStack`), which refuses in one line
+    a model it cannot reproduce member by member."""
+    if hand_written(models[0]) if models else False:
+        return StackedModel(models)
+    from propensity.cohort.functional import FunctionalStack
+
+    return FunctionalStack(models)
 
 
 @torch.no_grad()

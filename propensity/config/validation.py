@@ -34,7 +34,7 @@ class ConfigError(ValueError):
 
 def validate(cfg: DictConfig) -> None:
     """Raise `ConfigError` for the first invalid key of a composed training config."""
-    for check in (_check_numbers_resolve, _check_top, _check_data, _check_optim, _check_stop,
+    for check in (_check_numbers_resolve, _check_top, _check_model, _check_data, _check_optim, _check_stop,
                   _check_pruning, _check_artifacts, _check_trainer, _check_paths, _check_llc):
         check(cfg)
 
@@ -130,6 +130,46 @@ def _check_top(cfg: DictConfig) -> None:
     if cfg.get("cohort_memory_gb") is not None:
         number(cfg, "cohort_memory_gb", 0, MAX_COUNT, "use GiB per device, e.g. cohort_memory_gb=70, "
                "or null for a fraction of the free memory", low_open=True)
+
+
+# What every model factory takes: the recipe builds ``model(width=..., input_shape=...,
+# num_classes=...)`` from the config and the data set.
+MODEL_ARGUMENTS = ("width", "input_shape", "num_classes")
+
+
+def _check_model(cfg: DictConfig) -> None:
+    """The model's ``_target_`` imports and takes the three arguments the recipe passes, and its
+    name can head a run key: a researcher's own model fails here, not when the job starts."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    target = OmegaConf.select(cfg, "model._target_")
+    fix = "e.g. model=mlp, or model._target_=my_package.MyNet with my_package importable"
+    if not isinstance(target, str) or not target:
+        raise _fail("model._target_", target, "is not set", fix)
+    try:
+        factory = get_object(target)
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise _fail("model._target_", target, f"cannot be imported ({reason})",
+                    "install your package (pip install -e .) or put it on PYTHONPATH") from None
+    if not callable(factory):
+        raise _fail("model._target_", target, "is not a class or function", fix)
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    missing = [a for a in MODEL_ARGUMENTS if parameters and not takes_any and a not in parameters]
+    if missing:
+        raise _fail("model._target_", target, f"takes no {', '.join(missing)} argument",
+                    "a model factory takes width, input_shape and num_classes (see the README's "
+                    "'Extending')")
+    name = OmegaConf.select(cfg, "model.name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise _fail("model.name", name, "must be a plain name (letters, digits, . _ -): it heads "
+                    "the run key", "e.g. model.name=mynet")
 
 
 def _check_data(cfg: DictConfig) -> None:

@@ -37,6 +37,12 @@ class CIFAR10DataModule(TensorDataModule):
     """
 
     name = "cifar10"
+    label = "CIFAR-10"                      # the data set's name in messages
+    reader: type[CIFAR10] = CIFAR10          # torchvision's reader
+    unchecked: type[CIFAR10] = UncheckedCIFAR10  # the same without MD5 checks
+    mean, std = CIFAR10_MEAN, CIFAR10_STD
+    classes = 10
+    train_size = CIFAR10_TRAIN_SIZE
 
     def __init__(
         self,
@@ -55,24 +61,25 @@ class CIFAR10DataModule(TensorDataModule):
         self.download = download
         self.verify_checksums = verify_checksums
         self.input_shape = (3, 32, 32)
-        self.num_classes = 10
-        self._check_val_size(CIFAR10_TRAIN_SIZE)
+        self.num_classes = self.classes
+        self._check_val_size(self.train_size)
 
     @property
     def batches_folder(self) -> str:
-        """Where torchvision looks for ``data_batch_1..5``, ``test_batch``, ``batches.meta``."""
-        return os.path.join(self.root, CIFAR10.base_folder)
+        """Where torchvision looks for the pickled batches (CIFAR-10: ``data_batch_1..5``,
+        ``test_batch``, ``batches.meta``)."""
+        return os.path.join(self.root, self.reader.base_folder)
 
     def _dataset(self, train: bool, download: bool) -> CIFAR10:
-        reader = CIFAR10 if self.verify_checksums else UncheckedCIFAR10
+        reader = self.reader if self.verify_checksums else self.unchecked
         try:
             return reader(str(self.root), train=train, download=download)
         except (RuntimeError, OSError) as err:
             if download:
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-                raise not_found("CIFAR-10", self.batches_folder, reason) from None
+                raise not_found(self.label, self.batches_folder, reason) from None
             note = " (or a file fails its checksum)"
-            raise not_found("CIFAR-10", self.batches_folder, note=note) from None
+            raise not_found(self.label, self.batches_folder, note=note) from None
 
     def prepare_data(self) -> None:
         """Download the archive when ``download`` is set (Lightning runs this on one process)."""
@@ -87,8 +94,8 @@ class CIFAR10DataModule(TensorDataModule):
             return torch.as_tensor(data).permute(0, 3, 1, 2).contiguous()
 
         return (
-            normalized(images(train.data), CIFAR10_MEAN, CIFAR10_STD),
+            normalized(images(train.data), self.mean, self.std),
             torch.as_tensor(train.targets, dtype=torch.int64),
-            normalized(images(test.data), CIFAR10_MEAN, CIFAR10_STD),
+            normalized(images(test.data), self.mean, self.std),
             torch.as_tensor(test.targets, dtype=torch.int64),
         )

@@ -22,6 +22,10 @@ class MNISTDataModule(TensorDataModule):
     """
 
     name = "mnist"
+    label = "MNIST"           # the data set's name in messages
+    reader: type[MNIST] = MNIST  # torchvision's reader; its class name is the folder under root
+    mean, std = MNIST_MEAN, MNIST_STD
+    train_size = MNIST_TRAIN_SIZE
 
     def __init__(
         self,
@@ -39,21 +43,21 @@ class MNISTDataModule(TensorDataModule):
         self.download = download
         self.input_shape = (1, 28, 28)
         self.num_classes = 10
-        self._check_val_size(MNIST_TRAIN_SIZE)
+        self._check_val_size(self.train_size)
 
     @property
     def raw_folder(self) -> str:
         """Where torchvision looks for the four IDX files."""
-        return os.path.join(self.root, MNIST.__name__, "raw")
+        return os.path.join(self.root, self.reader.__name__, "raw")
 
     def _dataset(self, train: bool, download: bool) -> MNIST:
         try:
-            return MNIST(str(self.root), train=train, download=download)
+            return self.reader(str(self.root), train=train, download=download)
         except RuntimeError as err:
             if download:
                 reason = str(err).splitlines()[0].rstrip(":")
-                raise not_found("MNIST", self.raw_folder, reason) from None
-            raise not_found("MNIST", self.raw_folder) from None
+                raise not_found(self.label, self.raw_folder, reason) from None
+            raise not_found(self.label, self.raw_folder) from None
 
     def prepare_data(self) -> None:
         """Download the files when ``download`` is set (Lightning runs this on one process)."""
@@ -62,11 +66,11 @@ class MNISTDataModule(TensorDataModule):
             self._dataset(train=False, download=True)
 
     def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """torchvision's parsed uint8 images, normalized by MNIST's mean and std."""
+        """torchvision's parsed uint8 images, normalized by the data set's mean and std."""
         train, test = self._dataset(True, False), self._dataset(False, False)
         return (
-            normalized(train.data.unsqueeze(1), MNIST_MEAN, MNIST_STD),
+            normalized(train.data.unsqueeze(1), self.mean, self.std),
             train.targets.to(torch.int64),
-            normalized(test.data.unsqueeze(1), MNIST_MEAN, MNIST_STD),
+            normalized(test.data.unsqueeze(1), self.mean, self.std),
             test.targets.to(torch.int64),
         )

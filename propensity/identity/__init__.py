@@ -73,6 +73,28 @@ DEBUG_TRAINER_KEYS: tuple[str, ...] = (
 DEBUG_NAME = "debug"
 
 
+def model_name(target: str) -> str:
+    """The name a model group takes from its ``_target_``: the class (or factory) name in lower
+    case, ``propensity.models.MLP`` -> ``mlp``, ``mynets.TanhNet`` -> ``tanhnet``.
+
+    ``conf/model/*.yaml`` write ``name: ${propensity.model_name:${._target_}}``, so a model
+    brought with ``model._target_=my_pkg.Net`` is named (and its runs keyed and recorded) after
+    itself, not after the yaml whose other keys it kept; the paper's names are their classes'.
+    A researcher's own yaml may set any literal name instead.
+    """
+    return str(target).rsplit(".", 1)[-1].lower()
+
+
+def register_resolvers() -> None:
+    """The resolver the model groups name themselves with; safe to call more than once."""
+    if not OmegaConf.has_resolver("propensity.model_name"):
+        OmegaConf.register_new_resolver("propensity.model_name", model_name)
+
+
+# Whatever reads a run's identity resolves its config, so this module registers the resolver.
+register_resolvers()
+
+
 def hashed_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config that identifies the run: logistics and default values left out."""
     resolved = OmegaConf.to_container(cfg, resolve=True)

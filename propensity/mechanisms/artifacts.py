@@ -19,7 +19,7 @@ the same two for a researcher's own Trainer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +130,48 @@ def load_correctness(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         return correct, data["predicted"].astype(np.int64)
 
 
+# Modules whose outputs are a hidden layer's unit activations in a model without ``hidden``.
+ACTIVATION_MODULES: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+)
+
+
+def hidden_outputs(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """The named hidden activations of `model` on `x` (section 5.3), in the order computed.
+
+    ``model.hidden(x)`` where the model defines it (the paper's models, the ViT), named by
+    `hidden_layer_names`. Any other model (a researcher's own) is read by forward hooks: the
+    output of every activation module (`ACTIVATION_MODULES`: ReLU, Tanh, GELU, ...) under its
+    module name, a module called twice as ``name#2``; a model with none (its nonlinearities
+    functional) gives the outputs of its Linear and Conv layers but the last. A unit is an
+    output's dimension 1 (a feature, or a convolution's channel).
+    """
+    if callable(getattr(model, "hidden", None)):
+        outputs = list(model.hidden(x))
+        return list(zip(hidden_layer_names(model, len(outputs)), outputs, strict=True))
+    modules = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_MODULES)]
+    if not modules:
+        layers = [name.removesuffix(".weight").removesuffix("weight") for name, _ in prunable_weights(model)]
+        modules = [(name, model.get_submodule(name)) for name in layers[:-1]]
+    seen: list[tuple[str, torch.Tensor]] = []
+    calls: dict[str, int] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: object, output: torch.Tensor) -> None:
+            calls[name] = calls.get(name, 0) + 1
+            seen.append((name if calls[name] == 1 else f"{name}#{calls[name]}", output))
+        return hook
+
+    handles = [m.register_forward_hook(keep(n)) for n, m in modules]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
 def hidden_layer_names(model: nn.Module, count: int) -> list[str]:
     """Names for the `count` outputs of ``model.hidden``.
 
@@ -153,7 +195,8 @@ def activation_statistics(
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per hidden layer, per unit: Hoyer sparsity and class selectivity on (x, y) (section 5.3).
 
-    Activations come from ``model.hidden(x)`` (post-ReLU) in eval mode. A convolutional
+    Activations come from `hidden_outputs` (``model.hidden(x)``, post-ReLU, where the model
+    defines it; else its activation modules' outputs) in eval mode. A convolutional
     unit is a channel, its activation on an image the mean over spatial positions. The
     statistics stream over batches (sums of |a|, a^2 and per-class sums in float64), so
     memory stays at one batch. Returns ``{layer: {"hoyer", "selectivity",
@@ -166,10 +209,14 @@ def activation_statistics(
     l1: list[torch.Tensor] = []
     l2sq: list[torch.Tensor] = []
     sums: list[torch.Tensor] = []
+    names: list[str] = []
     try:
         for i in range(0, len(x), batch_size):
             labels = torch.nn.functional.one_hot(y[i:i + batch_size], num_classes).double()
-            for j, a in enumerate(model.hidden(x[i:i + batch_size].to(device))):
+            outputs = hidden_outputs(model, x[i:i + batch_size].to(device))
+            if not names:
+                names = [name for name, _ in outputs]
+            for j, (_, a) in enumerate(outputs):
                 a = a.double().cpu()
                 if a.dim() > 2:
                     a = a.flatten(2).mean(dim=2)
@@ -186,7 +233,6 @@ def activation_statistics(
         model.train(was_training)
     counts = torch.bincount(y, minlength=num_classes).double().numpy()
     stats = {}
-    names = hidden_layer_names(model, len(l1))
     for name, s1, s2, class_sums in zip(names, l1, l2sq, sums, strict=True):
         with np.errstate(divide="ignore", invalid="ignore"):
             means = (class_sums.numpy() / np.where(counts > 0, counts, np.nan)[:, None]).T

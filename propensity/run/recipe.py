@@ -131,7 +131,7 @@ def train_chunk(members: Sequence[RunSettings]) -> list[RunRecord]:
 
 def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Prepared:
     """Each member's data module (shared by the members of one data seed) and its model,
-    initialised by its init seed alone (section 4.4); its weight counts go to its record."""
+    built and initialised by its init seed alone (section 4.4); its weight counts go to its record."""
     import lightning as L
 
     first = members[0]
@@ -145,7 +145,7 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
             dm.setup("fit")
             modules[member.data_seed] = dm
         dm = modules[member.data_seed]
-        model = build(member.cfg.model, input_shape=dm.input_shape, num_classes=dm.num_classes)
+        model = build_model(member, dm)
         initialize(model, member.init, member.init_seed)
         record.total_weights, record.weights_per_layer = total_weights(model), weights_per_layer(model)
         data.append(dm)
@@ -160,6 +160,16 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
                  len(members), cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights,
                  cfg.optim.name, first.init, [(m.init_seed, m.data_seed) for m in members])
     return Prepared(data, models)
+
+
+def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
+    """The member's model, built with the global generator seeded by its init seed alone (and
+    restored after): whatever a model draws itself at construction beyond the Linear and Conv
+    weights `initialize` redraws (a researcher's embeddings, say) is then the same in a cohort
+    as in its single run, and depends on nothing but the init seed (section 4.4)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(member.init_seed)
+        return build(member.cfg.model, input_shape=data.input_shape, num_classes=data.num_classes)
 
 
 def fit(
