@@ -1,16 +1,25 @@
 """The cohort sweeper as a Hydra plugin (Hydra instantiates sweepers from ``hydra_plugins``).
 
-The grouping itself lives in `propensity.cohort.grouping`.
+The grouping itself lives in `propensity.cohort.grouping`. Before the jobs are handed to the
+launcher (joblib workers, submitit, a SLURM job array) every job's config is composed and
+passes the pre-flight (`propensity.run.members.sweep_problems`): a sweep bound to fail is
+refused with one line per problem and nothing launched. A launcher that fails to submit
+(sbatch refusing the array) is one line naming the setting to change
+(`propensity.launch.slurm.sbatch_refusal`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from propensity.cohort.grouping import group_jobs, key_of
+
+log = logging.getLogger("propensity")
 
 
 class CohortSweeper(BasicSweeper):
@@ -26,4 +35,37 @@ class CohortSweeper(BasicSweeper):
         assert self.config is not None
         if any(key_of(a) == "cohort" and "," in a for a in arguments):
             raise ValueError("cohort cannot be swept; set one value, e.g. cohort=10")
-        return super().sweep(arguments)
+        try:
+            return super().sweep(arguments)
+        except Exception as error:
+            from propensity.launch.slurm import sbatch_refusal
+
+            launcher = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
+            line = sbatch_refusal(error, launcher if isinstance(launcher, dict) else None)
+            if line is None:
+                raise
+            log.error(line)
+            raise SystemExit(1) from None
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        """Compose every job's config (as Hydra's own check does) and run the pre-flight on
+        it; refuse the sweep, launching nothing, when any job would fail."""
+        from propensity.launch.console import quiet_third_party
+        from propensity.run.members import sweep_problems
+
+        assert self.config is not None and self.hydra_context is not None
+        jobs = [_task_config(self.hydra_context.config_loader.load_sweep_config(
+            master_config=self.config, sweep_overrides=list(overrides))) for overrides in batch]
+        quiet_third_party()
+        found = sweep_problems(jobs)
+        if found:
+            for line in found:
+                log.error("sweep not launched: %s", line)
+            raise SystemExit(1)
+
+
+def _task_config(composed: DictConfig) -> DictConfig:
+    """A job's config as its task function receives it: without the ``hydra`` node."""
+    with open_dict(composed):
+        del composed["hydra"]
+    return composed

@@ -63,6 +63,14 @@ class CIFAR10DataModule(TensorDataModule):
         """Where torchvision looks for ``data_batch_1..5``, ``test_batch``, ``batches.meta``."""
         return os.path.join(self.root, CIFAR10.base_folder)
 
+    def missing(self) -> str | None:
+        """The batches and ``batches.meta`` are looked for (not read, nor checksummed) in
+        `batches_folder`; with ``download`` set nothing is missing yet."""
+        names = [n for n, _ in CIFAR10.train_list + CIFAR10.test_list] + [CIFAR10.meta["filename"]]
+        if self.download or all(os.path.isfile(os.path.join(self.batches_folder, n)) for n in names):
+            return None
+        return str(not_found("CIFAR-10", self.batches_folder))
+
     def _dataset(self, train: bool, download: bool) -> CIFAR10:
         reader = CIFAR10 if self.verify_checksums else UncheckedCIFAR10
         try:

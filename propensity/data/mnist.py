@@ -46,6 +46,14 @@ class MNISTDataModule(TensorDataModule):
         """Where torchvision looks for the four IDX files."""
         return os.path.join(self.root, MNIST.__name__, "raw")
 
+    def missing(self) -> str | None:
+        """The four IDX files torchvision reads are looked for (not read) in `raw_folder`;
+        with ``download`` set nothing is missing yet."""
+        names = [os.path.splitext(os.path.basename(url))[0] for url, _ in MNIST.resources]
+        if self.download or all(os.path.isfile(os.path.join(self.raw_folder, n)) for n in names):
+            return None
+        return str(not_found("MNIST", self.raw_folder))
+
     def _dataset(self, train: bool, download: bool) -> MNIST:
         try:
             return MNIST(str(self.root), train=train, download=download)

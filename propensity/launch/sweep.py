@@ -55,7 +55,7 @@ def write_job_status(
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     status: dict[str, Any] = (
-        {"status": "interrupted" if isinstance(error, Interrupted) else "failed",
+        {"status": "interrupted" if isinstance(error, (Interrupted, SystemExit)) else "failed",
          "error": f"{type(error).__name__}: {error}"}
         if record is None
         else {"status": record.status, "run_key": record.run_key, "skipped": skipped}

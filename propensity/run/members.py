@@ -7,11 +7,13 @@ run would have, so its run key, folder and record are that run's.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from propensity.cohort.grouping import MEMBERS_KEY, SEED_KEYS
+from propensity.config import preflight
 from propensity.config.settings import RunSettings, check_stackable_settings, read_settings
 from propensity.identity import hashed_config
 
@@ -63,3 +65,25 @@ def read_members(cfgs: Sequence[DictConfig]) -> list[RunSettings]:
     if len(members) > 1:
         check_stackable_settings(members[0])
     return members
+
+
+def sweep_problems(jobs: Sequence[DictConfig]) -> list[str]:
+    """The pre-flight of a whole sweep (`propensity.config.preflight`), from each job's config:
+    one line per distinct problem, with how many of the jobs have it. Runs already finished
+    are not checked (their data may be gone; a rerun only skips them)."""
+    from propensity.run.records import finished_record
+
+    cache: preflight.Cache = {}
+    counts: Counter[str] = Counter()
+    for job in jobs:
+        found: list[str] = []
+        try:
+            members = read_members(member_configs(job))
+        except ValueError as error:  # ConfigError included: the usual one line
+            found.append(str(error).splitlines()[0])
+        else:
+            for member in members:
+                if not (member.resume and finished_record(member) is not None):
+                    found += preflight.problems(member.cfg, cache)
+        counts.update(dict.fromkeys(found, 1))
+    return [f"{line} ({n} of {len(jobs)} jobs)" if len(jobs) > 1 else line for line, n in counts.items()]

@@ -28,6 +28,7 @@ from torch import nn
 
 from propensity.cohort.fit import FitResult, Limits, Member
 from propensity.cohort.memory import near_equal
+from propensity.config import preflight
 from propensity.config.build import build
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
@@ -79,6 +80,8 @@ def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], li
             else:
                 records[i] = record
         skipped = [i in records for i in range(len(members))]
+        for i in todo:  # before any data loads (a sweep has run these for every job already)
+            preflight.check(members[i].cfg)
         limit = max(chunk_plan([members[i] for i in todo]), default=1)
         while todo:  # chunk after chunk, each within the memory budget
             chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
