@@ -42,6 +42,12 @@ class CohortSweeper(BasicSweeper):
 
             launcher = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
             line = sbatch_refusal(error, launcher if isinstance(launcher, dict) else None)
+            if line is None and _uncompleted(error):
+                # submitit: a task ended without a result (cancelled, or killed by the
+                # scheduler); the others go on in the array
+                first = (str(error).strip().splitlines() or [""])[0]
+                line = (f"{first.rstrip('.')}: its runs' records say how far they got "
+                        "(interrupted or running); rerun the command to resume them")
             if line is None:
                 raise
             log.error(line)
@@ -69,3 +75,12 @@ def _task_config(composed: DictConfig) -> DictConfig:
     with open_dict(composed):
         del composed["hydra"]
     return composed
+
+
+def _uncompleted(error: BaseException) -> bool:
+    """Whether `error` is submitit's for a job that ended without a result."""
+    try:
+        from submitit.core.utils import UncompletedJobError
+    except ImportError:
+        return False
+    return isinstance(error, UncompletedJobError)

@@ -5,7 +5,7 @@ import os
 import torch
 from torchvision.datasets import MNIST
 
-from propensity.data.base import TensorDataModule, default_root, normalized, not_found
+from propensity.data.base import DatasetNotFoundError, TensorDataModule, default_root, normalized, not_found
 
 MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
@@ -62,6 +62,11 @@ class MNISTDataModule(TensorDataModule):
                 reason = str(err).splitlines()[0].rstrip(":")
                 raise not_found("MNIST", self.raw_folder, reason) from None
             raise not_found("MNIST", self.raw_folder) from None
+        except (AssertionError, ValueError, OSError) as err:  # torchvision's parser on a damaged file
+            reason = f"{type(err).__name__}: {err}".rstrip(": ")
+            raise DatasetNotFoundError(
+                f"MNIST files under {self.raw_folder} are unreadable ({reason}); delete them and run "
+                "with data.download=true on a machine with internet, or set DATA_DIR") from None
 
     def prepare_data(self) -> None:
         """Download the files when ``download`` is set (Lightning runs this on one process)."""

@@ -99,6 +99,16 @@ def job_outcomes(sweep_dir: Path) -> dict[Path, str]:
     return outcomes
 
 
+def failure(job_dir: Path) -> str:
+    """What a failed or interrupted job's status says, in one line, and where its traceback is."""
+    status = _read_status(job_dir)
+    if status is None:
+        return f"it left no status (killed before it ended?); see {job_dir}"
+    error = (str(status.get("error") or "").strip().splitlines() or ["no error recorded"])[0]
+    where = job_dir / TRACEBACK
+    return f"{error} (traceback in {where})" if where.is_file() else error
+
+
 def run_outcomes(sweep_dir: Path) -> Counter[str]:
     """How many runs of a sweep ended how: a cohort job counts each member (a failed or
     interrupted cohort each member it names), any other job counts as one run."""
@@ -182,7 +192,7 @@ class SweepSummary(Callback):
         size = f"{jobs} jobs" if runs == jobs else f"{runs} runs in {jobs} jobs"
         log.info("sweep done: %s (%s) in %s", summary or "no jobs", size, sweep_dir)
         bad = [d for d, outcome in outcomes.items() if outcome in BAD_OUTCOMES]
+        for job_dir in bad:  # one line each: under SLURM the jobs' own lines are in their logs
+            log.error("job %s %s: %s", job_dir.name, outcomes[job_dir], failure(job_dir))
         if bad:
-            shown = [str(d / TRACEBACK) if (d / TRACEBACK).is_file() else str(d) for d in bad]
-            log.error("%d job(s) did not finish; tracebacks: %s", len(bad), ", ".join(shown))
             raise SystemExit(1)
