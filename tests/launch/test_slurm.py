@@ -71,9 +71,9 @@ def _records(results: Path) -> list[RunRecord]:
 
 
 def _tasks(tmp_path: Path) -> list[str]:
-    """The array tasks submitit made, ``<array job id>_<task>``."""
+    """The jobs submitit made: ``<array job id>_<task>`` each, or ``<job id>`` for a sweep of one."""
     folder = tmp_path / "sweep" / ".submitit"
-    return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+_\d+", p.name)) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)) if folder.is_dir() else []
 
 
 def _job_log(tmp_path: Path, task: str) -> str:
@@ -118,7 +118,8 @@ def test_a_cohort_sweep_is_one_job_array_and_records_every_member(tmp_path: Path
     log = _finish(process)
     assert process.returncode == 0, log[-3000:]
     tasks = _tasks(tmp_path)
-    assert len(tasks) == 2 and len({t.split("_")[0] for t in tasks}) == 1, tasks  # one array, two tasks
+    assert [t.split("_")[1] for t in tasks] == ["0", "1"] and len({t.split("_")[0] for t in tasks}) == 1, \
+        tasks  # one array, two tasks
     found = _records(tmp_path / "r")
     assert sorted(r.init_seed for r in found) == [0, 1, 2, 3]
     assert {(r.status, r.cohort_size) for r in found} == {("finished", 2)}
