@@ -7,6 +7,7 @@ never found wrong only after the model has been trained.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -26,6 +27,13 @@ MAX_WIDTH = 100.0
 MAX_COUNT = 10**7
 MAX_SEED = 2**32 - 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Every top-level key of a composed config (``conf/train.yaml``, its groups, the cohort
+# sweeper's members): any other, added with ``+key=...``, would be silently ignored.
+TOP_LEVEL_KEYS = (
+    "name", "results_dir", "width", "init_seed", "data_seed", "cohort", "cohort_memory_gb", "resume",
+    "tags", "progress", "device_from_job", "artifacts", "model", "data", "optim", "init", "stop",
+    "pruning", "llc", "logger", "trainer", "cohort_members",
+)
 
 
 class ConfigError(ValueError):
@@ -125,8 +133,19 @@ def _check_top(cfg: DictConfig) -> None:
     if model_width is not None and model_width != cfg.width:
         raise _fail("model.width", model_width, f"differs from width={cfg.width}",
                     f"set the top-level width instead, e.g. width={_show(model_width)}")
-    for key in ("resume", "device_from_job"):
+    for key in ("resume", "device_from_job", "progress"):
         _flag(cfg, key)
+    number(cfg, "cohort", 1, MAX_COUNT, "seeds trained together, e.g. cohort=10 (1: single runs)",
+           integer=True)
+    tags = cfg.get("tags")
+    if not isinstance(tags, ListConfig) or not all(isinstance(t, str) for t in tags):
+        raise _fail("tags", tags, "must be a list of labels", "e.g. tags=[pilot,v2]")
+    unknown = sorted(set(cfg.keys()) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], TOP_LEVEL_KEYS, n=1)
+        raise _fail(unknown[0], cfg.get(unknown[0]), "is not a setting of propensity",
+                    f"did you mean {close[0]}?" if close else "leave it out (python -m "
+                    "propensity.train --help lists the settings)")
     if cfg.get("cohort_memory_gb") is not None:
         number(cfg, "cohort_memory_gb", 0, MAX_COUNT, "use GiB per device, e.g. cohort_memory_gb=70, "
                "or null for a fraction of the free memory", low_open=True)
