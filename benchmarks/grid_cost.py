@@ -15,6 +15,9 @@ same process and interleaved so load from other processes hits both alike:
   init seeds of one data seed) and one `measure_pruning` of the K models (the batched
   walk), divided by K per run.
 
+Both epochs are a run's real epoch: each ends with a validation pass over the whole
+validation split (and the single run's with its history and checkpoint written).
+
 A run costs ``epochs x epoch + sweep``; the epochs SGD needs to reach a training loss of 0.2
 depend on the real data, so the grid's total is printed per epoch count, beside its
 arithmetic floor: the grid's FLOPs (training counted as 3 forward passes, the sweep as one
@@ -61,7 +64,7 @@ def sgd(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
 
 def bench(width: float, dm: SyntheticDataModule, k: int, repeats: int) -> dict[str, float]:
     """Median seconds per run: single epoch and sweep, cohort epoch and sweep; and levels."""
-    members = [Member(dm.x_train, dm.y_train, dm.x_val[:64], dm.y_val[:64], s) for s in range(k)]
+    members = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in range(k)]
     times: dict[str, list[float]] = {"single_epoch": [], "single_sweep": [], "cohort_epoch": [],
                                       "cohort_sweep": []}
     val = MemberSplits(val=(dm.x_val, dm.y_val))
