@@ -35,10 +35,12 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 
 
 def run_directory(cfg: DictConfig) -> Path:
-    """Where the run `cfg` describes lives: ``<results_dir>/<name>/<run_key>``."""
-    from propensity.config.settings import read_settings
+    """Where the run `cfg` describes lives: ``<results_dir>/<name>/<run_key>`` (read without
+    validating, so a test can ask where a refused config would have written)."""
+    from propensity.config.settings import experiment_dir
+    from propensity.identity import run_key
 
-    return read_settings(cfg).run_dir
+    return experiment_dir(cfg) / run_key(cfg)
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -61,7 +61,7 @@ def test_paper_grids_run_as_cohorts_of_one_data_seed(experiment) -> None:
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from propensity.cohort.grouping import MEMBERS_KEY, group_jobs
+    from propensity.launch.grouping import MEMBERS_KEY, group_jobs
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)

@@ -1,6 +1,6 @@
 """The cohort sweeper as a Hydra plugin (Hydra instantiates sweepers from ``hydra_plugins``).
 
-The grouping itself lives in `propensity.cohort.grouping`.
+The grouping itself lives in `propensity.launch.grouping`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from omegaconf import open_dict
 
-from propensity.cohort.grouping import MEMBERS_KEY, group_jobs, key_of
+from propensity.launch.grouping import MEMBERS_KEY, group_jobs, key_of
 
 log = logging.getLogger("propensity")
 

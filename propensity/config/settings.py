@@ -61,19 +61,24 @@ class RunSettings:
         return trainer
 
 
+def experiment_dir(cfg: DictConfig) -> Path:
+    """``<results_dir>/<name>``, or the debug folder for a debug run (never resumed)."""
+    return Path(cfg.results_dir) / (DEBUG_NAME if is_debug(cfg) else cfg.name)
+
+
 def read_settings(cfg: DictConfig) -> RunSettings:
     """Validate `cfg` (one-line `ConfigError`) and read it into `RunSettings`."""
     validate(cfg)
     debug = is_debug(cfg)
     key = run_key(cfg)
-    experiment_dir = Path(cfg.results_dir) / (DEBUG_NAME if debug else cfg.name)
+    experiment = experiment_dir(cfg)
     llc = _group(cfg, "llc")
     llc_settings = None if not llc or llc.get("name", "none") == "none" else LLCSettings(
         **{k: v for k, v in llc.items() if k != "name"})
     pruning = _group(cfg, "pruning")
     artifacts = _group(cfg, "artifacts")
     return RunSettings(
-        cfg=cfg, run_key=key, run_dir=experiment_dir / key, experiment_dir=experiment_dir,
+        cfg=cfg, run_key=key, run_dir=experiment / key, experiment_dir=experiment,
         debug=debug, resume=bool(cfg.resume) and not debug, progress=bool(cfg.get("progress", True)),
         init=str(cfg.init.scheme), init_seed=int(cfg.init_seed), data_seed=int(cfg.data_seed),
         batch_seed=batch_seed(cfg.init_seed, cfg.data_seed), max_epochs=int(cfg.stop.max_epochs),

@@ -50,7 +50,8 @@ def fit_many(
     """
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     if state is not None:
-        log.info("resume the cohort from epoch %d", state["epoch"])
+        where = f" {checkpoint.path}" if checkpoint is not None else ""
+        log.info("resume the cohort from%s (epoch %d)", where, state["epoch"])
         for rule, saved in zip(rules, state["stops"], strict=True):
             rule.load_state_dict(saved)
         for m, rows in enumerate(state["results"]):

@@ -97,7 +97,8 @@ def _trajectories(
     plans = [[pruning.plan(model, settings, seed) for model in models] for seed in pruning.seeds(settings)]
     data = [[s.val for s in splits]] + ([[s.test for s in splits]] if test else [])  # type: ignore[misc]
     sizes = [len(split[0][0]) for split in data]
-    if len(models) > 1 and all(stackable(m) for m in models) and _one_class(models):
+    batched = len(models) > 1 or levels_at_once > 1
+    if batched and all(stackable(m) for m in models) and _one_class(models):
         totals = walk(models, plans, data, batch_size, levels_at_once)  # seed x level x member x split x 2
         per_model = [totals[:, :, k] for k in range(len(models))]
     else:

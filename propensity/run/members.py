@@ -1,6 +1,6 @@
 """A job's members: the single-run configs of one grid cell, read once and checked together.
 
-A job of a multirun is one run, or a cohort (`propensity.cohort.grouping` gives it its
+A job of a multirun is one run, or a cohort (`propensity.launch.grouping` gives it its
 members' seeds as ``+cohort_members``). Each member's config is exactly the one its single
 run would have, so its run key, folder and record are that run's.
 """
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from propensity.cohort.grouping import MEMBERS_KEY, SEED_KEYS
 from propensity.config.settings import (
     RunSettings,
     check_stackable_model,
@@ -21,6 +20,7 @@ from propensity.config.settings import (
 )
 from propensity.config.validation import ConfigError
 from propensity.identity import hashed_config
+from propensity.launch.grouping import MEMBERS_KEY, SEED_KEYS
 
 
 def member_configs(cfg: DictConfig) -> list[DictConfig]:

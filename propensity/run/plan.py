@@ -13,12 +13,12 @@ import json
 import logging
 from collections.abc import Sequence
 
-from propensity.cohort.grouping import SEED_KEYS
 from propensity.cohort.memory import GIB, MemberBytes, budget_bytes, chunk_sizes, member_bytes
 from propensity.config.build import build
 from propensity.config.settings import RunSettings
 from propensity.identity import hashed_config
 from propensity.launch.devices import device_of
+from propensity.launch.grouping import SEED_KEYS
 from propensity.pruning.masks import last_level
 from propensity.pruning.measure import SWEEP_BATCH
 

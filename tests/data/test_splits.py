@@ -1,7 +1,6 @@
 """Section 3.1's splits: sizes, disjointness, and determinism by data_seed alone."""
 
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,7 +10,6 @@ from propensity.data import (
     DigitsDataModule,
     MNISTDataModule,
     SyntheticDataModule,
-    epoch_permutation,
     split_indices,
 )
 
@@ -78,31 +76,6 @@ def test_digits_three_way_split() -> None:
     again = DigitsDataModule(data_seed=3, batch_seed=5)
     again.setup()
     assert torch.equal(dm.x_val, again.x_val) and torch.equal(dm.y_test, again.y_test)
-
-
-def test_resumed_epoch_draws_the_batches_of_an_uninterrupted_run() -> None:
-    dm = _synthetic(batch_seed=6)
-    uninterrupted = dm.train_dataloader()
-    for _ in range(3):
-        list(uninterrupted)
-    fourth_epoch = [b[1] for b in uninterrupted]
-    resumed = _synthetic(batch_seed=6)
-    resumed.trainer = SimpleNamespace(
-        current_epoch=3, strategy=SimpleNamespace(root_device=torch.device("cpu"))
-    )
-    resumed_batches = [b[1] for b in resumed.train_dataloader()]
-    assert len(resumed_batches) == len(fourth_epoch) == 3  # 150 images, 64 per batch
-    assert all(torch.equal(a, b) for a, b in zip(fourth_epoch, resumed_batches, strict=True))
-    expected = dm.y_train[epoch_permutation(150, 6, 3)]
-    assert torch.equal(torch.cat(resumed_batches), expected)
-
-
-def test_eval_loaders_are_unshuffled_and_large() -> None:
-    dm = _synthetic()
-    val = dm.val_dataloader()
-    assert len(val) == 1
-    assert torch.equal(next(iter(val))[1], dm.y_val)
-    assert torch.equal(torch.cat([b[1] for b in dm.test_dataloader()]), dm.y_test)
 
 
 @pytest.mark.parametrize(

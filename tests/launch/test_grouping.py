@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from propensity.cohort.grouping import group_jobs
+from propensity.launch.grouping import group_jobs
 
 
 def test_jobs_differing_only_in_seeds_become_cohorts() -> None:

@@ -9,12 +9,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from propensity.cohort_run import train_cohort
 
-from propensity.run.recipe import train
+from propensity.run.recipe import train, train_cohort
 from propensity.storage.records import RunRecord
 from tests.conftest import FAST, run_directory
-from tests.test_loggers import _apply, wandb_records
+from tests.engines.test_loggers import _apply, wandb_records
 
 SEEDS = [(0, 0), (1, 1)]
 
@@ -83,6 +82,6 @@ def test_progress_is_one_line_per_cohort_epoch(compose_cfg, caplog) -> None:
     cfgs = [compose_cfg(*FAST, f"init_seed={i}", f"data_seed={d}") for i, d in SEEDS]
     with caplog.at_level(logging.INFO, logger="propensity"):
         train_cohort(cfgs)
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cohort epoch")]
-    assert [line.split(":")[0] for line in lines] == ["cohort epoch 1/2", "cohort epoch 2/2"]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "2 of 2 members training" in lines[0] and lines[-1].endswith("<=0s left")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from propensity.callbacks.save_artifacts import SaveArtifacts
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from propensity.engines.callbacks.save_artifacts import SaveArtifacts
 from propensity.mechanisms.artifacts import (
     ACTIVATIONS,
     CORRECTNESS,

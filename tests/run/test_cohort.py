@@ -12,27 +12,25 @@ import pandas as pd
 import pytest
 import torch
 from omegaconf import OmegaConf
-from propensity.cohort_chunks import (
-    chunk_plan,
-    device_of,
-    evaluation_batches,
-    member_estimate,
-    pruning_levels,
-)
-from propensity.cohort_epochs import CohortCheckpoint
-from propensity.cohort_run import (
-    check_cohort,
-    main_cohort,
-    member_configs,
-    train_cohort,
-)
 
-from propensity import cohort_run
 from propensity.cohort.memory import GIB
+from propensity.config.validation import ConfigError, validate
+from propensity.engines.epoch_report import EpochReport
+from propensity.launch.devices import device_of
 from propensity.launch.signals import Interrupted
-from propensity.run.recipe import train
+from propensity.run import recipe
+from propensity.run.job import run_job
+from propensity.run.members import check_one_cell, member_configs, read_members
+from propensity.run.plan import chunk_plan, evaluation_batches, member_estimate, pruning_levels
+from propensity.run.recipe import train, train_cohort
+from propensity.storage.checkpoints import Checkpoint
 from propensity.storage.records import RunRecord
 from tests.conftest import FAST, run_cli, run_directory
+
+
+def _checkpoint(cfgs) -> Checkpoint:
+    members = read_members(cfgs)
+    return Checkpoint.of_cohort(members[0].experiment_dir, [m.run_key for m in members])
 
 
 def test_each_member_is_recorded_under_its_single_run_key(compose_cfg, tmp_path) -> None:
@@ -56,7 +54,7 @@ def test_each_member_is_recorded_under_its_single_run_key(compose_cfg, tmp_path)
 
 def test_members_of_different_cells_are_refused(compose_cfg) -> None:
     with pytest.raises(ValueError, match=r"cohort members differ in .model.*only init_seed and data_seed"):
-        check_cohort([compose_cfg(*FAST), compose_cfg(*FAST, "width=0.5")])
+        check_one_cell([compose_cfg(*FAST), compose_cfg(*FAST, "width=0.5")])
 
 
 @pytest.mark.slow
@@ -79,13 +77,11 @@ def test_multirun_groups_seeds_into_cohorts(tmp_path) -> None:
 def _signal_after_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int, signum: int) -> None:
     """Send this process `signum` once the cohort's epoch hook has finished `epoch`, as a
     scheduler or a user would between two epochs."""
-    from propensity.cohort_epochs import EpochReport
-
     original = EpochReport.__call__
 
-    def report_then_signal(self: EpochReport, end) -> None:
-        original(self, end)
-        if end.epoch == epoch:
+    def report_then_signal(self: EpochReport, done: int, rows, training: int) -> None:
+        original(self, done, rows, training)
+        if done == epoch:
             os.kill(os.getpid(), signum)
 
     monkeypatch.setattr(EpochReport, "__call__", report_then_signal)
@@ -103,18 +99,16 @@ def test_an_interrupted_cohort_resumes_from_its_checkpoint_as_if_never_stopped(
         _signal_after_epoch(patch, 2, signal.SIGTERM)
         with pytest.raises(Interrupted):
             train_cohort(cfgs)
-    checkpoint = CohortCheckpoint(cfgs)
+    checkpoint = _checkpoint(cfgs)
     assert torch.load(checkpoint.path, weights_only=True)["epoch"] == 2
     for cfg in cfgs:
         stopped = RunRecord.load(run_directory(cfg) / "record.json")
         assert (stopped.status, stopped.error) == ("interrupted", "interrupted by SIGTERM")
         assert pd.read_csv(run_directory(cfg) / "history.csv").epoch.tolist() == [1, 2]
 
-    from propensity.cohort_epochs import EpochReport
-
     original, epochs = EpochReport.__call__, []
-    monkeypatch.setattr(EpochReport, "__call__", lambda self, end: (epochs.append(end.epoch),
-                                                                    original(self, end)))
+    monkeypatch.setattr(EpochReport, "__call__", lambda self, epoch, rows, training: (
+        epochs.append(epoch), original(self, epoch, rows, training)))
     with caplog.at_level(logging.INFO, logger="propensity"):
         resumed = train_cohort(cfgs)
     assert f"resume the cohort from {checkpoint.path} (epoch 2)" in caplog.text
@@ -124,7 +118,7 @@ def test_an_interrupted_cohort_resumes_from_its_checkpoint_as_if_never_stopped(
         ours, ref = run_directory(cfg), Path(reference.config["results_dir"]) / "adhoc" / reference.run_key
         for table in ("history.csv", "trajectory.csv"):
             assert (ours / table).read_text() == (ref / table).read_text(), table
-    assert not checkpoint.folder.exists()  # every member is done: the checkpoint went
+    assert not checkpoint.path.parent.exists()  # every member is done: the checkpoint went
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -134,7 +128,7 @@ def test_a_signal_leaves_every_member_interrupted_and_exits_as_a_single_run(
     cfg = compose_cfg(*FAST, "+cohort_members=[[0,0],[1,1]]")
     _signal_after_epoch(monkeypatch, 1, signum)
     with pytest.raises(SystemExit) as exit_:
-        main_cohort(cfg)
+        run_job(cfg)
     assert exit_.value.code == code
     for member in member_configs(cfg):
         assert RunRecord.load(run_directory(member) / "record.json").status == "interrupted"
@@ -154,7 +148,7 @@ def test_a_changed_set_of_unfinished_members_is_retrained_and_said(
     assert "the unfinished members changed since" in caplog.text
     assert "resume the cohort" not in caplog.text
     assert [r.status for r in records] == ["finished"] * 3
-    assert not list(CohortCheckpoint(cfgs).root.iterdir())  # the old cohort's checkpoint too
+    assert not list(_checkpoint(cfgs).path.parent.parent.iterdir())  # the old cohort's checkpoint too
 
 
 SEEDS = [(0, 0), (1, 0), (2, 1), (3, 1)]
@@ -169,10 +163,10 @@ def test_a_budget_for_two_members_trains_two_chunks_with_the_one_chunk_records(
 ) -> None:
     whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
     cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'chunks'}")
-    estimate = member_estimate(cfgs[0])
+    estimate = member_estimate(read_members(cfgs)[0])
     budget = (estimate.chunk(2, 2) + estimate.chunk(3, 2)) / 2 / GIB  # two fit, three do not
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
-    assert chunk_plan(cfgs) == [2, 2]
+    assert chunk_plan(read_members(cfgs)) == [2, 2]
     chunked = train_cohort(cfgs)
     assert [r.cohort_size for r in whole] == [4] * 4 and [r.cohort_size for r in chunked] == [2] * 4
     for one, two in zip(whole, chunked, strict=True):
@@ -190,11 +184,11 @@ def test_a_tight_budget_shrinks_the_evaluation_batches_not_the_results(
     accuracies and effective densities of the unconstrained cohort."""
     whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
     cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'tight'}")
-    estimate = member_estimate(cfgs[0])
+    estimate = member_estimate(read_members(cfgs)[0])
     budget = (estimate.chunk(4, 2) + 4 * estimate.eval_sample * 20) / GIB  # room for +20 samples
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
-    assert chunk_plan(cfgs) == [4]
-    val_batch, prune_batch = evaluation_batches(cfgs)
+    assert chunk_plan(read_members(cfgs)) == [4]
+    val_batch, prune_batch = evaluation_batches(read_members(cfgs))
     assert val_batch < 300 and prune_batch < 300  # digits: 300 validation samples
     with caplog.at_level(logging.INFO, logger="propensity"):
         tight = train_cohort(cfgs)
@@ -215,7 +209,7 @@ def test_levels_at_once_keep_run_keys_accuracies_and_effective_densities(compose
         cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / str(at_once)}",
                        f"pruning.levels_at_once={at_once}")
         if at_once == 0:  # digits' 300 validation samples: all 51 levels fit the RAM budget
-            assert pruning_levels(cfgs, 8192) == 51
+            assert pruning_levels(read_members(cfgs), 8192) == 51
         many = train_cohort(cfgs)
         for a, b, cfg_a, cfg_b in zip(one, many, base, cfgs, strict=True):
             assert b.run_key == a.run_key and b.effective_density == a.effective_density
@@ -228,7 +222,7 @@ def test_levels_at_once_keep_run_keys_accuracies_and_effective_densities(compose
 def test_a_chunk_out_of_cuda_memory_is_halved_and_retried(
     compose_cfg, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real = cohort_run._train_members
+    real = recipe.train_chunk
     sizes = []
 
     def at_most_two(cfgs):  # a device where three members do not fit
@@ -237,7 +231,7 @@ def test_a_chunk_out_of_cuda_memory_is_halved_and_retried(
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (fake)")
         return real(cfgs)
 
-    monkeypatch.setattr(cohort_run, "_train_members", at_most_two)
+    monkeypatch.setattr(recipe, "train_chunk", at_most_two)
     cfgs = _cohort(compose_cfg, "cohort_memory_gb=1000")
     records = train_cohort(cfgs)
     assert sizes == [4, 2, 2]
@@ -266,8 +260,6 @@ def test_launcher_gpus_puts_a_cohort_on_its_jobs_device(
 
 
 def test_cohort_memory_gb_is_checked_in_one_line(compose_cfg) -> None:
-    from propensity.config.validation import ConfigError, validate
-
     with pytest.raises(ConfigError, match=r"^cohort_memory_gb=0: must be in \(0, .*; use GiB"):
         validate(compose_cfg(*FAST, "cohort_memory_gb=0"))
     validate(compose_cfg(*FAST, "cohort_memory_gb=0.5"))
