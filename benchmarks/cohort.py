@@ -8,16 +8,23 @@ shapes 3x32x32, Adam), on random tensors (only the shapes matter for speed), it 
 the same process, interleaved so load from other processes hits both alike:
 
 - one training epoch (batch 64): K single models, each a plain loop over its own batch
-  order (the hot path of `propensity.module.Classifier` without Lightning, i.e. the single
-  runs' floor), against `propensity.cohort.fit` of the K models for one epoch;
-- the pruning trajectory (51 levels): K calls of `propensity.pruning.measure.measure_trajectory` against
-  one `propensity.cohort.trajectories`, and with ``--levels-at-once L`` that cohort sweep
-  evaluating L levels per forward.
+  order (the hot path of `propensity.engines.classifier.Classifier` without Lightning, i.e.
+  the single runs' floor), against `propensity.cohort.fit` of the K models for one epoch
+  (stop rule `propensity.engines.stopping.TrainForEpochs`, validation on 64 samples);
+- the pruning trajectory (51 levels): K calls of
+  `propensity.measurements.pruning.measure_pruning` with one model each (the single run's
+  level-by-level walk) against one call with the K models (the cohort's batched walk), as
+  the recipe measures them, and with ``--levels-at-once L`` that cohort sweep evaluating L
+  levels per forward.
 
 Every member has its own batch order; all share one data split, as the init seeds of one
 data seed do. Printed: median seconds, the cohort's speedup, and each side's GFLOP/s
 (training counted as 3 forward passes) beside ``torch.mm``'s rate on a 2048^3 product on
 the same device. ``--quick`` only checks that everything runs (small sizes, 1 repeat).
+
+The figures below were measured before the one-recipe refactor, when the sweeps were
+``measure_trajectory`` and ``cohort.trajectories``: the same plans and walks, without the
+effective-density summary `measure_pruning` now adds per model (a few table reads).
 
 Figures (2-core CPU, K=10, median of 3, full sizes; the README's Cohorts section has the
 table): training epoch MLP 0.1x 3.03x, 1x 1.90x, 5x 1.34x, Conv-2 0.1x 1.22x; pruning
@@ -30,19 +37,22 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from propensity.cohort import Member, StopRule, fit, trajectories
+from propensity.cohort import Member, fit
 from propensity.data.batches import epoch_permutation
+from propensity.engines.stopping import TrainForEpochs
+from propensity.measurements.pruning import MemberSplits, measure_pruning
 from propensity.models import MLP, Conv2, initialize
-from propensity.pruning.measure import measure_trajectory
+from propensity.pruning.settings import PruningSettings
 
 CASES = [("mlp", 0.1), ("mlp", 1.0), ("mlp", 5.0), ("conv2", 0.1), ("conv2", 0.5)]
 SHAPES = {"mlp": (1, 28, 28), "conv2": (3, 32, 32)}
+MAGNITUDE = PruningSettings()  # section 3.2's layer-wise magnitude pruning, 51 levels
 
 
 def sync(device: torch.device) -> None:
@@ -115,7 +125,13 @@ def single_epochs(models: list[nn.Module], kind: str, x: torch.Tensor, y: torch.
 
 def single_sweeps(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor) -> None:
     for model in models:
-        measure_trajectory(model, x, y)
+        measure_pruning([model], [MemberSplits(val=(x, y))], MAGNITUDE)
+
+
+def cohort_sweep(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor,
+                 levels_at_once: int = 1) -> None:
+    measure_pruning(models, [MemberSplits(val=(x, y))] * len(models), MAGNITUDE,
+                    levels_at_once=levels_at_once)
 
 
 def bench(kind: str, width: float, args: argparse.Namespace, device: torch.device) -> dict:
@@ -128,7 +144,6 @@ def bench(kind: str, width: float, args: argparse.Namespace, device: torch.devic
     xv = torch.randn(n_val, *shape, generator=gen).to(device)
     yv = torch.randint(0, 10, (n_val,), generator=gen).to(device)
     members = [Member(x, y, xv[:64], yv[:64], seed) for seed in range(k)]
-    stop = StopRule("epochs", 1)
     times: dict[str, list[float]] = {"single_epoch": [], "cohort_epoch": [],
                                       "single_sweep": [], "cohort_sweep": []}
     times.update({f"levels_{n}": [] for n in args.levels_at_once})
@@ -137,19 +152,19 @@ def bench(kind: str, width: float, args: argparse.Namespace, device: torch.devic
         times["single_epoch"].append(timed(device, single_epochs, singles, kind, x, y, args.batch))
         cohort = models_of(kind, width, k, device)
         times["cohort_epoch"].append(
-            timed(device, fit, cohort, members, optimizer_of(kind), stop, args.batch, device=device))
+            timed(device, fit, cohort, members, optimizer_of(kind),
+                  [TrainForEpochs() for _ in range(k)], 1, args.batch, device=device))
         times["single_sweep"].append(timed(device, single_sweeps, singles, xv, yv))
-        times["cohort_sweep"].append(timed(device, trajectories, singles, [(xv, yv)] * k))
+        times["cohort_sweep"].append(timed(device, cohort_sweep, singles, xv, yv))
         for n in args.levels_at_once:
-            times[f"levels_{n}"].append(
-                timed(device, trajectories, singles, [(xv, yv)] * k, levels_at_once=n))
+            times[f"levels_{n}"].append(timed(device, cohort_sweep, singles, xv, yv, n))
     med = {name: statistics.median(v) for name, v in times.items()}
     per_sample = forward_flops(singles[0], shape)
     flops = {"epoch": 3 * per_sample * n_train * k, "sweep": per_sample * n_val * 51 * k}
     return {"med": med, "flops": flops, "n_train": n_train, "n_val": n_val}
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10, help="K, seeds per cohort")
     parser.add_argument("--repeats", type=int, default=3)
@@ -164,7 +179,7 @@ def main() -> None:
     parser.add_argument("--levels-at-once", type=int, nargs="*", default=[], metavar="L",
                         help="also time the cohort sweep with L levels per forward, e.g. 4 17")
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat: a smoke run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.mlp_samples, args.mlp_val = 1, 2_000, 500
         args.conv_samples, args.conv_val = 500, 100

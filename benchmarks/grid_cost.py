@@ -1,43 +1,47 @@
 """What the paper's 500-run MLP grid costs on this machine, as single runs and as cohorts.
 
-    python benchmarks/grid_cost.py [--repeats 3] [--members 10] [--quick]
+    python benchmarks/grid_cost.py [--repeats 3] [--members 10] [--widths 0.1 0.5 1 2 5] [--quick]
 
 On MNIST-shaped data (55,000 training and 5,000 validation samples of 1x28x28; random
 values, only the shapes matter for speed), for each width of ``mlp_sgd`` it times, in the
 same process and interleaved so load from other processes hits both alike:
 
-- single runs: one training epoch through this project's Lightning path and one full
-  pruning trajectory (`propensity.pruning.measure.measure_trajectory`, 51 levels);
+- single runs: one training epoch through this project's single-run path
+  (`propensity.engines.lightning.fit_one`, as ``benchmarks/train_epoch.py`` times it) and one
+  full pruning trajectory (`propensity.measurements.pruning.measure_pruning` of one model,
+  51 levels);
 - cohorts of K (``--members``, 10 as ``mlp_sgd`` sets ``cohort``): one epoch of
   `propensity.cohort.fit` of K members (each its own batch order, one shared split, as the
-  init seeds of one data seed) and one `propensity.cohort.trajectories` of K models,
-  divided by K per run.
+  init seeds of one data seed) and one `measure_pruning` of the K models (the batched
+  walk), divided by K per run.
+
+Both epochs are a run's real epoch: each ends with a validation pass over the whole
+validation split (and the single run's with its history and checkpoint written).
 
 A run costs ``epochs x epoch + sweep``; the epochs SGD needs to reach a training loss of 0.2
 depend on the real data, so the grid's total is printed per epoch count, beside its
 arithmetic floor: the grid's FLOPs (training counted as 3 forward passes, the sweep as one
 forward of the validation split per level) at ``torch.mm``'s rate (2048^3, measured in
-this run). ``--quick`` checks that everything runs (a tenth of the samples, 1 repeat): its
-figures are not the grid's.
+this run). ``--quick`` checks that everything runs (a tenth of the samples, 1 repeat), and
+``--widths`` times only some widths: then the figures are not the grid's, and say so.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import time
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
-from cohort import forward_flops, mm_gflops
-from train_epoch import project_path
+from cohort import MAGNITUDE, forward_flops, mm_gflops
+from train_epoch import project_path, quiet_lightning
 
-from propensity.cohort import Member, StopRule, fit, trajectories
+from propensity.cohort import Member, fit
 from propensity.data import SyntheticDataModule
+from propensity.engines.stopping import TrainForEpochs
+from propensity.measurements.pruning import MemberSplits, measure_pruning
 from propensity.models import MLP, initialize
-from propensity.pruning.measure import measure_trajectory
 
 WIDTHS = (0.1, 0.5, 1.0, 2.0, 5.0)
 RUNS_PER_WIDTH = 10 * 5 * 2  # init seeds x data seeds x inits
@@ -60,31 +64,33 @@ def sgd(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
 
 def bench(width: float, dm: SyntheticDataModule, k: int, repeats: int) -> dict[str, float]:
     """Median seconds per run: single epoch and sweep, cohort epoch and sweep; and levels."""
-    members = [Member(dm.x_train, dm.y_train, dm.x_val[:64], dm.y_val[:64], s) for s in range(k)]
+    members = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in range(k)]
     times: dict[str, list[float]] = {"single_epoch": [], "single_sweep": [], "cohort_epoch": [],
                                       "cohort_sweep": []}
+    val = MemberSplits(val=(dm.x_val, dm.y_val))
     levels = 0
     for _ in range(repeats):
-        times["single_epoch"].append(seconds(project_path, dm, 64, width))
-        times["cohort_epoch"].append(
-            seconds(fit, models(width, dm, k), members, sgd, StopRule("epochs", 1), 64) / k)
+        times["single_epoch"].append(seconds(project_path, dm, width))
+        rules = [TrainForEpochs() for _ in range(k)]
+        times["cohort_epoch"].append(seconds(fit, models(width, dm, k), members, sgd, rules, 1, 64) / k)
         model = models(width, dm, 1)[0]
         start = time.perf_counter()
-        levels = len(measure_trajectory(model, dm.x_val, dm.y_val))
+        levels = len(measure_pruning([model], [val], MAGNITUDE)[0].trajectories[0])
         times["single_sweep"].append(time.perf_counter() - start)
-        times["cohort_sweep"].append(
-            seconds(trajectories, models(width, dm, k), [(dm.x_val, dm.y_val)] * k) / k)
+        times["cohort_sweep"].append(seconds(measure_pruning, models(width, dm, k), [val] * k, MAGNITUDE) / k)
     return {**{name: statistics.median(v) for name, v in times.items()}, "levels": levels}
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--members", type=int, default=10, help="K, seeds per cohort")
+    parser.add_argument("--widths", type=float, nargs="+", default=list(WIDTHS),
+                        help="MLP widths to time (the grid's totals need all of them)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the samples, 1 repeat")
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # one Trainer per epoch timed
+    args = parser.parse_args(argv)
+    quiet_lightning()
+    partial = sorted(args.widths) != sorted(WIDTHS)
     n_train, n_val = (5_500, 500) if args.quick else (55_000, 5_000)
     repeats = 1 if args.quick else args.repeats
     dm = SyntheticDataModule(input_shape=(1, 28, 28), train_size=n_train + n_val, val_size=n_val,
@@ -101,7 +107,7 @@ def main() -> None:
           f"{'sweep/run: single':>17} {'cohort':>7} {'ratio':>6} | {'floor epoch':>11} {'sweep':>6}")
     totals = {"single_epoch": 0.0, "single_sweep": 0.0, "cohort_epoch": 0.0, "cohort_sweep": 0.0,
               "floor_epoch": 0.0, "floor_sweep": 0.0}
-    for width in WIDTHS:
+    for width in args.widths:
         r = bench(width, dm, k, repeats)
         per_sample = forward_flops(models(width, dm, 1)[0], dm.input_shape)
         r["floor_epoch"] = 3 * per_sample * n_train / (mm * 1e9)
@@ -115,8 +121,10 @@ def main() -> None:
     for epochs in EPOCH_COUNTS:
         single, cohort, floor = ((epochs * totals[f"{p}_epoch"] + totals[f"{p}_sweep"]) / 3600
                                  for p in ("single", "cohort", "floor"))
-        quick = "QUICK sizes, " if args.quick else ""
-        print(f"{quick}500-run grid at {epochs:>2} epochs per run: single runs {single:6.2f} h, "
+        quick = ("QUICK sizes, " if args.quick else "") + (
+            f"widths {' '.join(f'{w:g}' for w in args.widths)} only, " if partial else "")
+        runs = RUNS_PER_WIDTH * len(args.widths)
+        print(f"{quick}{runs}-run grid at {epochs:>2} epochs per run: single runs {single:6.2f} h, "
               f"cohorts of {k} {cohort:6.2f} h ({single / cohort:4.2f}x faster), floor at mm's "
               f"rate {floor:6.2f} h (cohorts {cohort / floor:4.2f}x the floor)")
 

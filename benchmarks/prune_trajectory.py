@@ -6,9 +6,13 @@ the same process and interleaved so that load from other processes hits both ali
 
 (a) naive: per level ``copy.deepcopy(model)``, ``torch.nn.utils.prune.l1_unstructured`` on
     every layer, evaluation through a ``DataLoader(TensorDataset)``;
-(b) ``propensity.pruning.measure.measure_trajectory`` (rank once, prune in place, one-tensor evaluation),
-    once per ``--levels-at-once K`` given (K > 1: K levels per forward via batched matmuls,
-    0: as many as fit in 1 GiB). ``--device cuda`` runs everything on a GPU.
+(b) the project's sweep as the recipe measures one run,
+    ``propensity.measurements.pruning.measure_pruning([model], [MemberSplits(val=(x, y))],
+    PruningSettings(), batch_size, levels_at_once)`` (rank once, prune in place, one-tensor
+    evaluation), once per ``--levels-at-once K`` given (K > 1: K levels per forward of a
+    stack of one model, via batched matmuls; 0: as many as fit in 1 GiB by the recipe's
+    estimate, `propensity.cohort.memory.MemberBytes.levels_at_once`). ``--device cuda`` runs
+    everything on a GPU.
 
 The weights are a random initialisation, not trained ones: timing does not depend on them.
 They are redrawn with distinct magnitudes so both methods prune the same entries whatever
@@ -19,6 +23,10 @@ Measured on the shared 2-core CPU (load ~4 from other jobs, median of 3): width 
 8.45 s, sweep 1.28 s (6.6x, 106 GFLOP/s = 92% of torch.mm); width 5 naive 92.6 s, sweep
 19.8 s (4.7x, 50 GFLOP/s = 88%). The naive loop's cost beyond the matmuls is mostly
 ``l1_unstructured``'s top-k at every level and the mask hook at every batch.
+
+These figures, and those below, were measured before the one-recipe refactor, when (b) was
+``measure_trajectory(..., levels_at_once=K)``: the same plan and walk for K = 1, and for
+K > 1 the MLP's own batched-matmul pass where the stack-of-one walk now runs.
 
 Levels at once (``--levels-at-once 1 8``, same CPU, no GPU lent): no consistent gain. In
 the full benchmark (median of 3) K=8 took 1.46 s vs 1.86 s for K=1 at width 1 and 8.89 s
@@ -34,16 +42,19 @@ import argparse
 import copy
 import statistics
 import time
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
 from torch.utils.data import DataLoader, TensorDataset
 
+from propensity.cohort.memory import GIB, member_bytes
+from propensity.measurements.pruning import MemberSplits, measure_pruning
 from propensity.models import MLP
 from propensity.pruning.masks import kept_count, last_level
-from propensity.pruning.measure import measure_trajectory
 from propensity.pruning.prunable import prunable_weights
+from propensity.pruning.settings import PruningSettings
 
 
 def distinct_init(model: nn.Module, seed: int) -> nn.Module:
@@ -96,10 +107,21 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def levels_at_once(k: int, model: nn.Module, n: int) -> int:
+    """K itself, or for 0 the most levels one forward of `n` samples holds in 1 GiB (the
+    recipe's estimate for ``pruning.levels_at_once=0``; `model` on the CPU)."""
+    if k > 0:
+        return k
+    estimate = member_bytes(model, (784,), "sgd", 64, n, n, (0, n, 0))
+    return estimate.levels_at_once(1, 1, GIB, n, last_level() + 1)
+
+
 def bench(
     width: float, n: int, repeats: int, naive_batch: int, at_once: list[int], device: str
 ) -> dict[str, float]:
-    model = distinct_init(MLP(width), seed=0).eval().to(device)
+    model = distinct_init(MLP(width), seed=0).eval()
+    at_once_of = {k: levels_at_once(k, model, n) for k in at_once}
+    model = model.to(device)
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(n, 784, generator=gen).to(device)
     y = torch.randint(0, 10, (n,), generator=gen).to(device)
@@ -111,8 +133,9 @@ def bench(
         t_naive.append(time.perf_counter() - t)
         for k in at_once:
             t = time.perf_counter()
-            traj = measure_trajectory(model, x, y, batch_size=n, levels_at_once=k)
-            t_sweep[k].append(time.perf_counter() - t)  # .tolist() in sweep synchronises
+            traj = measure_pruning([model], [MemberSplits(val=(x, y))], PruningSettings(), n,
+                                   at_once_of[k])[0].trajectories[0]
+            t_sweep[k].append(time.perf_counter() - t)  # reading the totals synchronises
             assert ref == traj.val_acc, f"accuracies differ at width {width}, K={k}"
         t_mm.extend(mm_seconds(model, n)[0] for _ in range(5))
     flops = 2 * n * sum(w.numel() for _, w in prunable_weights(model)) * len(traj)
@@ -124,10 +147,11 @@ def bench(
         res[f"sweep_s_{k}"] = statistics.median(times)
         res[f"sweep_gflops_{k}"] = flops / res[f"sweep_s_{k}"] / 1e9
         res[f"speedup_{k}"] = res["naive_s"] / res[f"sweep_s_{k}"]
+        res[f"levels_{k}"] = at_once_of[k]
     return res
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat, 1,000 samples")
     parser.add_argument("--repeats", type=int, default=5)
@@ -136,10 +160,10 @@ def main() -> None:
     parser.add_argument("--widths", type=float, nargs="+", default=[1.0, 5.0])
     parser.add_argument(
         "--levels-at-once", type=int, nargs="+", default=[1], metavar="K",
-        help="measure_trajectory(levels_at_once=K) for each K given (0 = auto, 1 GiB budget)",
+        help="measure_pruning(levels_at_once=K) for each K given (0 = auto, 1 GiB budget)",
     )
     parser.add_argument("--device", default="cpu", help="e.g. cuda")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     repeats, samples = (1, 1000) if args.quick else (args.repeats, args.samples)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {samples} samples, "
@@ -151,8 +175,9 @@ def main() -> None:
         print(f"width {width:g}: naive {r['naive_s']:.2f} s", flush=True)
         for k in args.levels_at_once:
             gflops = r[f"sweep_gflops_{k}"]
+            auto = f" ({r[f'levels_{k}']} levels)" if k == 0 else ""
             print(
-                f"  sweep K={k}: {r[f'sweep_s_{k}']:.2f} s, speedup {r[f'speedup_{k}']:.2f}x; "
+                f"  sweep K={k}{auto}: {r[f'sweep_s_{k}']:.2f} s, speedup {r[f'speedup_{k}']:.2f}x; "
                 f"{gflops:.1f} GFLOP/s vs torch.mm {r['mm_gflops']:.1f} GFLOP/s "
                 f"({gflops / r['mm_gflops']:.0%}); accuracies identical at every level",
                 flush=True,

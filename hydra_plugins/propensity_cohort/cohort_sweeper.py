@@ -1,19 +1,23 @@
 """The cohort sweeper as a Hydra plugin (Hydra instantiates sweepers from ``hydra_plugins``).
 
-The grouping itself lives in `propensity.launch.grouping`.
+The grouping itself lives in `propensity.launch.grouping`. Before the jobs are handed to the
+launcher (joblib workers, submitit, a SLURM job array) every job's config is composed and
+passes the pre-flight (`propensity.run.members.sweep_problems`): a sweep bound to fail is
+refused with one line per problem and nothing launched. A launcher that fails to submit
+(sbatch refusing the array) is one line naming the setting to change
+(`propensity.launch.slurm.sbatch_refusal`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from omegaconf import open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from propensity.launch.grouping import MEMBERS_KEY, group_jobs, key_of
+from propensity.launch.grouping import group_jobs, key_of
 
 log = logging.getLogger("propensity")
 
@@ -27,31 +31,56 @@ class CohortSweeper(BasicSweeper):
         cohort = self.config.get("cohort", 1)
         return group_jobs(batch, cohort) if cohort != 1 else batch
 
-    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        """Hydra composes every job before launching any; a cohort job is also checked to be
-        one the stacked engine can train (`propensity.run.members.preflight`), so a model it
-        cannot stack fails the sweep in one line before any job starts, not in every job."""
-        super().validate_batch_is_legal(batch)
-        from propensity.config.validation import ConfigError
-        from propensity.run.members import preflight
-
-        assert self.hydra_context is not None and self.config is not None
-        checked: set[str] = set()
-        for job in batch:
-            if any(key_of(a) == MEMBERS_KEY for a in job):
-                cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
-                with open_dict(cfg):
-                    del cfg["hydra"]  # the job's config as its task sees it
-                try:
-                    preflight(cfg, checked)
-                except ConfigError as error:
-                    if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                        raise
-                    log.error("sweep not started: config error: %s", error)
-                    raise SystemExit(1) from None
-
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
         if any(key_of(a) == "cohort" and "," in a for a in arguments):
             raise ValueError("cohort cannot be swept; set one value, e.g. cohort=10")
-        return super().sweep(arguments)
+        try:
+            return super().sweep(arguments)
+        except Exception as error:
+            from propensity.launch.slurm import sbatch_refusal
+
+            launcher = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
+            line = sbatch_refusal(error, launcher if isinstance(launcher, dict) else None)
+            if line is None and _uncompleted(error):
+                # submitit: a task ended without a result (cancelled, or killed by the
+                # scheduler); the others go on in the array
+                first = (str(error).strip().splitlines() or [""])[0]
+                line = (f"{first.rstrip('.')}: its runs' records say how far they got "
+                        "(interrupted or running); rerun the command to resume them")
+            if line is None:
+                raise
+            log.error(line)
+            raise SystemExit(1) from None
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        """Compose every job's config (as Hydra's own check does) and run the pre-flight on
+        it; refuse the sweep, launching nothing, when any job would fail."""
+        from propensity.launch.console import quiet_third_party
+        from propensity.run.members import sweep_problems
+
+        assert self.config is not None and self.hydra_context is not None
+        jobs = [_task_config(self.hydra_context.config_loader.load_sweep_config(
+            master_config=self.config, sweep_overrides=list(overrides))) for overrides in batch]
+        quiet_third_party()
+        found = sweep_problems(jobs)
+        if found:
+            for line in found:
+                log.error("sweep not launched: %s", line)
+            raise SystemExit(1)
+
+
+def _task_config(composed: DictConfig) -> DictConfig:
+    """A job's config as its task function receives it: without the ``hydra`` node."""
+    with open_dict(composed):
+        del composed["hydra"]
+    return composed
+
+
+def _uncompleted(error: BaseException) -> bool:
+    """Whether `error` is submitit's for a job that ended without a result."""
+    try:
+        from submitit.core.utils import UncompletedJobError
+    except ImportError:
+        return False
+    return isinstance(error, UncompletedJobError)

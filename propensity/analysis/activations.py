@@ -43,11 +43,7 @@ __all__ = [
 STATISTICS = ("hoyer", "selectivity", "selectivity_normalized")
 
 
-def layer_summary(stats: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
-    """One row per layer of one run: unit count, dead fraction and the mean of each statistic.
-
-    Every mean skips dead units (NaN Hoyer), so it describes the units that do something.
-    """
+def _layer_rows(stats: dict[str, dict[str, np.ndarray]]) -> list[dict[str, object]]:
     rows = []
     for layer, per_unit in stats.items():
         hoyer = np.asarray(per_unit["hoyer"], dtype=np.float64)
@@ -62,14 +58,23 @@ def layer_summary(stats: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
             finite = values[~np.isnan(values)]
             row[name] = float(finite.mean()) if finite.size else np.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
+
+
+def layer_summary(stats: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """One row per layer of one run: unit count, dead fraction and the mean of each statistic.
+
+    Every mean skips dead units (NaN Hoyer), so it describes the units that do something.
+    """
+    return pd.DataFrame(_layer_rows(stats))
 
 
 def activation_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per run and layer, the layer summary of its ``activations.npz`` (section 5.3).
 
     `runs` is the collected runs table; runs whose artifact is missing (artifacts were off,
-    or the run did not finish) are skipped. Identity columns are carried along.
+    or the run did not finish) are skipped. Identity columns are carried along. The rows
+    are gathered as records and framed once, not one frame per run.
     """
     from propensity.mechanisms.artifacts import ACTIVATIONS, artifact_path, load_activation_statistics
 
@@ -78,18 +83,18 @@ def activation_table(runs: pd.DataFrame) -> pd.DataFrame:
         for c in ("run_key", "model", "optim", "init", "width", "init_seed", "data_seed")
         if c in runs.columns
     ]
-    frames = []
-    for _, run in runs.iterrows():
+    columns = [*identity, "layer", "units", "dead_fraction", *STATISTICS]
+    rows = []
+    for run in runs[[*identity, "run_dir"]].to_dict("records"):
         path = artifact_path(Path(run["run_dir"]), ACTIVATIONS)
         if not path.exists():
             continue
-        summary = layer_summary(load_activation_statistics(path))
-        for column in reversed(identity):
-            summary.insert(0, column, run[column])
-        frames.append(summary)
-    if not frames:
-        return pd.DataFrame(columns=[*identity, "layer", "units", "dead_fraction", *STATISTICS])
-    return pd.concat(frames, ignore_index=True)
+        keys = {c: run[c] for c in identity}
+        rows.extend({**keys, **row} for row in _layer_rows(load_activation_statistics(path)))
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({c: runs[c].dtype for c in identity})
 
 
 def summarize_activations(

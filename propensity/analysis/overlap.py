@@ -16,8 +16,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from propensity.pruning.masks import magnitude_order
-
 FRACTION = 0.4
 IDENTITY = ("run_key", "model", "optim", "init", "width", "init_seed", "data_seed")
 
@@ -25,14 +23,22 @@ IDENTITY = ("run_key", "model", "optim", "init", "width", "init_seed", "data_see
 def lowest_fraction_mask(weight: torch.Tensor, fraction: float = FRACTION) -> torch.Tensor:
     """True for the ``round(fraction * n)`` entries of smallest |w| (ties: index order).
 
-    The ranking is the pruning sweep's (:func:`~propensity.pruning.masks.magnitude_order`),
-    so "lowest 40%" here means the weights magnitude pruning would remove first.
+    The same entries as the first ``round(fraction * n)`` of the pruning sweep's stable order
+    (:func:`~propensity.pruning.masks.magnitude_order`), so "lowest 40%" here means the
+    weights magnitude pruning would remove first; found by selection (`torch.kthvalue`, the
+    k-th smallest |w|, then the ties at it in index order) rather than a full sort.
     """
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction={fraction} must be in [0, 1], e.g. 0.4")
-    flat = torch.zeros(weight.numel(), dtype=torch.bool)
-    flat[magnitude_order(weight.cpu())[: round(fraction * weight.numel())]] = True
-    return flat.view(weight.shape)
+    magnitude = weight.detach().cpu().reshape(-1).abs()
+    k = round(fraction * magnitude.numel())
+    if k == 0:
+        return torch.zeros(weight.shape, dtype=torch.bool)
+    kth = torch.kthvalue(magnitude, k).values
+    below = magnitude < kth
+    ties = magnitude == kth
+    mask = below | (ties & (torch.cumsum(ties, 0) <= k - int(below.sum())))
+    return mask.view(weight.shape)
 
 
 def layer_overlap(initial: torch.Tensor, final: torch.Tensor, fraction: float = FRACTION) -> float:
@@ -74,7 +80,7 @@ def overlap_frame(runs: pd.DataFrame, fraction: float = FRACTION) -> pd.DataFram
 
     identity = [c for c in IDENTITY if c in runs.columns]
     rows = []
-    for _, run in runs.iterrows():
+    for run in runs[[*identity, "run_dir"]].to_dict("records"):
         init_path = artifact_path(Path(run["run_dir"]), WEIGHTS_INIT)
         final_path = artifact_path(Path(run["run_dir"]), WEIGHTS_FINAL)
         if not (init_path.exists() and final_path.exists()):

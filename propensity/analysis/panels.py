@@ -8,18 +8,35 @@ they are saved (a CI runner, a cluster node, a notebook).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 
 from propensity.analysis.model_types import complete_runs, ordered, width_label
 
 # Wide enough for the legend beside the axes, where it never covers data.
 PANEL_SIZE = (5.4, 3.4)
+# Share of the figure's width a title may take: a margin for the layout's padding.
+TITLE_SHARE = 0.94
+
+
+def fit_suptitle(fig: Figure, title: str) -> None:
+    """Set `title` as the figure's title, wrapped at word boundaries so every line fits
+    inside the canvas (a one-panel figure is narrower than a long title). The lines are
+    measured with the Agg renderer the figure is saved with, at the figure's dpi."""
+    text = fig.suptitle(title)
+    renderer = RendererAgg(*fig.bbox.size, fig.dpi)
+    room = TITLE_SHARE * fig.bbox.width
+    for width in range(len(title), 9, -1):
+        text.set_text(textwrap.fill(title, width))
+        if text.get_window_extent(renderer).width <= room:
+            return
 
 
 def panels(titles: list[str], suptitle: str) -> tuple[Figure, list[Axes]]:
@@ -33,7 +50,7 @@ def panels(titles: list[str], suptitle: str) -> tuple[Figure, list[Axes]]:
         ax.set_title(title, fontsize=10)
     for ax in axes[count:]:
         ax.set_visible(False)
-    fig.suptitle(suptitle)
+    fit_suptitle(fig, suptitle)
     return fig, axes[:count]
 
 

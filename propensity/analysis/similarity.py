@@ -30,10 +30,14 @@ def _matrix(correct: np.ndarray) -> np.ndarray:
 
 
 def hamming_matrix(correct: np.ndarray) -> np.ndarray:
-    """(models x models) number of validation images on which two models' correctness differs."""
-    c = _matrix(correct).astype(np.int64)
+    """(models x models) number of validation images on which two models' correctness differs.
+
+    The co-occurrence counts are a float64 matrix product (BLAS), exact while they stay below
+    2^53, far above any validation set's size."""
+    c = _matrix(correct).astype(np.float64)
     ones = c.sum(axis=1)
-    both = c @ c.T
+    both = np.rint(c @ c.T).astype(np.int64)
+    ones = np.rint(ones).astype(np.int64)
     return ones[:, None] + ones[None, :] - 2 * both
 
 
@@ -41,16 +45,6 @@ def agreement_matrix(correct: np.ndarray) -> np.ndarray:
     """(models x models) fraction of validation images with equal correctness (diagonal 1)."""
     c = _matrix(correct)
     return 1.0 - hamming_matrix(c) / c.shape[1]
-
-
-def _pair_means(distance: np.ndarray, widths: np.ndarray) -> tuple[float, float]:
-    """Mean distance over distinct pairs of equal width and over pairs of different width."""
-    i, j = np.triu_indices(len(widths), k=1)
-    same = widths[i] == widths[j]
-    d = distance[i, j]
-    within = float(d[same].mean()) if same.any() else np.nan
-    across = float(d[~same].mean()) if (~same).any() else np.nan
-    return within, across
 
 
 def width_distance_table(correct: np.ndarray, widths: Sequence[float]) -> pd.DataFrame:
@@ -68,6 +62,35 @@ def width_distance_table(correct: np.ndarray, widths: Sequence[float]) -> pd.Dat
     return table
 
 
+# Relabellings whose within-width sums are computed in one matrix product.
+BATCH = 64
+
+
+def _pair_means(distance: np.ndarray, labellings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `labellings` (a width per model), the mean distance over distinct pairs
+    of equal width and over pairs of different width (NaN where there are none).
+
+    The within-width sum is half of sum_g 1_g' D 1_g, one product of D (float64) with the
+    one-hot labels; the across sum is the total less it. A relabelling keeps both pair
+    counts. The distances are integers, so every sum is exact in float64 (below 2^53) and the
+    means equal the pair-by-pair means bit for bit."""
+    n = distance.shape[0]
+    if n < 2:
+        return np.full(len(labellings), np.nan), np.full(len(labellings), np.nan)
+    levels, counts = np.unique(labellings[0], return_counts=True)
+    n_same = float(np.sum(counts * (counts - 1) // 2))
+    n_across = n * (n - 1) / 2 - n_same
+    onehot = (labellings[:, :, None] == levels[None, None, :]).astype(np.float64)  # B x n x g
+    products = distance @ onehot.transpose(1, 0, 2).reshape(n, -1)  # n x (B g)
+    products = products.reshape(n, len(labellings), len(levels))
+    same = 0.5 * np.einsum("nbg,bng->b", products, onehot)
+    total = 0.5 * distance.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        within = np.where(n_same > 0, same / n_same, np.nan)
+        across = np.where(n_across > 0, (total - same) / n_across, np.nan)
+    return within, across
+
+
 def within_across(
     correct: np.ndarray, widths: Sequence[float], permutations: int = 1000, seed: int = 0
 ) -> dict[str, float]:
@@ -78,18 +101,22 @@ def within_across(
     ``p_value`` is the share of `permutations` random relabellings of the widths (seeded)
     whose difference is at least the observed one (with the +1 correction), a one-sided test
     of "width does not matter" that respects the pairwise dependence of the distances.
+    The relabellings are scored `BATCH` at a time (`_pair_means`).
     """
     distance = hamming_matrix(correct)
     widths = np.asarray(widths)
     if len(widths) != len(distance):
         raise ValueError(f"{len(widths)} widths for {len(distance)} correctness vectors")
-    within, across = _pair_means(distance, widths)
+    distance = distance.astype(np.float64)
+    within, across = (float(v[0]) for v in _pair_means(distance, widths[None, :]))
     observed = across - within
     rng = np.random.default_rng(seed)
     exceed = 0
-    for _ in range(permutations):
-        w, a = _pair_means(distance, rng.permutation(widths))
-        exceed += bool(a - w >= observed - 1e-12)
+    for start in range(0, permutations, BATCH):
+        size = min(BATCH, permutations - start)
+        labellings = np.stack([rng.permutation(widths) for _ in range(size)])
+        w, a = _pair_means(distance, labellings)
+        exceed += int(np.sum(a - w >= observed - 1e-12))
     return {
         "within": within,
         "across": across,

@@ -112,7 +112,25 @@ def check_stackable_settings(settings: RunSettings) -> None:
 def check_stackable_model(settings: RunSettings) -> None:
     """Refuse, in one line and before any data loads, a model the cohort's generic stack cannot
     reproduce member by member (`propensity.cohort.functional.stack_problem`, which probes one
-    training step of two copies on the CPU); such runs train one by one (``cohort=1``)."""
+    training step of two copies on the CPU); such runs train one by one (``cohort=1``). The
+    answer depends on the model and data configs alone, so a sweep probes each pair once."""
+    import json
+
+    cfg = settings.cfg
+    key = json.dumps([OmegaConf.to_container(cfg[g], resolve=True) for g in ("model", "data")],
+                     sort_keys=True, default=str)
+    if key not in _STACK_PROBES:
+        _STACK_PROBES[key] = _stack_problem(settings)
+    problem = _STACK_PROBES[key]
+    if problem is not None:
+        raise ConfigError(f"model._target_={cfg.model._target_}: cannot train as a cohort: {problem}; "
+                          "use cohort=1 to train these runs one by one")
+
+
+_STACK_PROBES: dict[str, str | None] = {}
+
+
+def _stack_problem(settings: RunSettings) -> str | None:
     from hydra.utils import get_object
 
     from propensity.cohort.functional import stack_problem
@@ -120,12 +138,9 @@ def check_stackable_model(settings: RunSettings) -> None:
     from propensity.config.build import build
 
     cfg = settings.cfg
-    if get_object(cfg.model._target_) in HAND_WRITTEN:  # the paper's classes: nothing to probe
-        return
+    if get_object(cfg.model._target_) in HAND_WRITTEN:  # the paper's classes: nothing to build or probe
+        return None
     data = build(cfg.data, data_seed=settings.data_seed, batch_seed=0)  # knows its shape, loads nothing
     model = build(cfg.model, input_shape=data.input_shape, num_classes=data.num_classes)
-    problem = stack_problem(model, data.input_shape)
-    if problem is not None:
-        raise ConfigError(f"model._target_={cfg.model._target_}: cannot train as a cohort: {problem}; "
-                          "use cohort=1 to train these runs one by one")
+    return stack_problem(model, data.input_shape)
 

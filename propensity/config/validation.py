@@ -7,6 +7,7 @@ never found wrong only after the model has been trained.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -26,6 +27,13 @@ MAX_WIDTH = 100.0
 MAX_COUNT = 10**7
 MAX_SEED = 2**32 - 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# Every top-level key of a composed config (``conf/train.yaml``, its groups, the cohort
+# sweeper's members): any other, added with ``+key=...``, would be silently ignored.
+TOP_LEVEL_KEYS = (
+    "name", "results_dir", "width", "init_seed", "data_seed", "cohort", "cohort_memory_gb", "resume",
+    "tags", "progress", "device_from_job", "artifacts", "model", "data", "optim", "init", "stop",
+    "pruning", "llc", "logger", "trainer", "cohort_members",
+)
 
 
 class ConfigError(ValueError):
@@ -125,8 +133,19 @@ def _check_top(cfg: DictConfig) -> None:
     if model_width is not None and model_width != cfg.width:
         raise _fail("model.width", model_width, f"differs from width={cfg.width}",
                     f"set the top-level width instead, e.g. width={_show(model_width)}")
-    for key in ("resume", "device_from_job"):
+    for key in ("resume", "device_from_job", "progress"):
         _flag(cfg, key)
+    number(cfg, "cohort", 1, MAX_COUNT, "seeds trained together, e.g. cohort=10 (1: single runs)",
+           integer=True)
+    tags = cfg.get("tags")
+    if not isinstance(tags, ListConfig) or not all(isinstance(t, str) for t in tags):
+        raise _fail("tags", tags, "must be a list of labels", "e.g. tags=[pilot,v2]")
+    unknown = sorted(set(cfg.keys()) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], TOP_LEVEL_KEYS, n=1)
+        raise _fail(unknown[0], cfg.get(unknown[0]), "is not a setting of propensity",
+                    f"did you mean {close[0]}?" if close else "leave it out (python -m "
+                    "propensity.train --help lists the settings)")
     if cfg.get("cohort_memory_gb") is not None:
         number(cfg, "cohort_memory_gb", 0, MAX_COUNT, "use GiB per device, e.g. cohort_memory_gb=70, "
                "or null for a fraction of the free memory", low_open=True)
@@ -231,6 +250,11 @@ def _check_pruning(cfg: DictConfig) -> None:
         number(cfg, f"{p}.levels_at_once", 0, 10_000,
                "levels per forward, 0 = as many as fit in memory, e.g. pruning.levels_at_once=8",
                integer=True)
+    for key, fix in (("score_samples", "examples SNIP and OBD score on, e.g. pruning.score_samples=256"),
+                     ("score_seed", "the seed that draws them, e.g. pruning.score_seed=0")):
+        if key in cfg[p]:
+            number(cfg, f"{p}.{key}", 1 if key == "score_samples" else 0,
+                   MAX_COUNT if key == "score_samples" else MAX_SEED, fix, integer=True)
     if "edge_popup" in cfg[p]:
         e = f"{p}.edge_popup"
         _numbers(cfg, f"{e}.densities", lambda v: 0 < v <= 1, "must be a list of densities in (0, 1]",

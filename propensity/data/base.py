@@ -126,6 +126,13 @@ class TensorDataModule:
     def prepare_data(self) -> None:
         """Fetch the files (where the data set downloads); nothing by default."""
 
+    def missing(self) -> str | None:
+        """Why the data set cannot be loaded as configured (its files are not there), in one
+        line naming where they were expected and the ways out; None when nothing is missing.
+        Cheap (files are looked for, not read), so a sweep asks it of every job before
+        launching any. Embedded and generated data sets are never missing."""
+        return None
+
     def load(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return (x, y) of the training set, then of the test set, already normalized."""
         raise NotImplementedError

@@ -70,6 +70,15 @@ class CIFAR10DataModule(TensorDataModule):
         ``test_batch``, ``batches.meta``)."""
         return os.path.join(self.root, self.reader.base_folder)
 
+    def missing(self) -> str | None:
+        """The batches and ``batches.meta`` are looked for (not read, nor checksummed) in
+        `batches_folder`; with ``download`` set nothing is missing yet."""
+        reader = self.reader
+        names = [n for n, _ in reader.train_list + reader.test_list] + [reader.meta["filename"]]
+        if self.download or all(os.path.isfile(os.path.join(self.batches_folder, n)) for n in names):
+            return None
+        return str(not_found(self.label, self.batches_folder))
+
     def _dataset(self, train: bool, download: bool) -> CIFAR10:
         reader = self.reader if self.verify_checksums else self.unchecked
         try:

@@ -5,7 +5,7 @@ import os
 import torch
 from torchvision.datasets import MNIST
 
-from propensity.data.base import TensorDataModule, default_root, normalized, not_found
+from propensity.data.base import DatasetNotFoundError, TensorDataModule, default_root, normalized, not_found
 
 MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
@@ -50,6 +50,14 @@ class MNISTDataModule(TensorDataModule):
         """Where torchvision looks for the four IDX files."""
         return os.path.join(self.root, self.reader.__name__, "raw")
 
+    def missing(self) -> str | None:
+        """The four IDX files torchvision reads are looked for (not read) in `raw_folder`;
+        with ``download`` set nothing is missing yet."""
+        names = [os.path.splitext(os.path.basename(url))[0] for url, _ in self.reader.resources]
+        if self.download or all(os.path.isfile(os.path.join(self.raw_folder, n)) for n in names):
+            return None
+        return str(not_found(self.label, self.raw_folder))
+
     def _dataset(self, train: bool, download: bool) -> MNIST:
         try:
             return self.reader(str(self.root), train=train, download=download)
@@ -58,6 +66,11 @@ class MNISTDataModule(TensorDataModule):
                 reason = str(err).splitlines()[0].rstrip(":")
                 raise not_found(self.label, self.raw_folder, reason) from None
             raise not_found(self.label, self.raw_folder) from None
+        except (AssertionError, ValueError, OSError) as err:  # torchvision's parser on a damaged file
+            reason = f"{type(err).__name__}: {err}".rstrip(": ")
+            raise DatasetNotFoundError(
+                f"{self.label} files under {self.raw_folder} are unreadable ({reason}); delete them and run "
+                "with data.download=true on a machine with internet, or set DATA_DIR") from None
 
     def prepare_data(self) -> None:
         """Download the files when ``download`` is set (Lightning runs this on one process)."""

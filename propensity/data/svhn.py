@@ -60,6 +60,14 @@ class SVHNDataModule(TensorDataModule):
         """Where torchvision looks for ``train_32x32.mat`` and ``test_32x32.mat``."""
         return os.path.join(self.root, FOLDER)
 
+    def missing(self) -> str | None:
+        """Both ``.mat`` files are looked for (not read) in `folder`; with ``download`` set
+        nothing is missing yet."""
+        names = [SVHN.split_list[split][1] for split in ("train", "test")]
+        if self.download or all(os.path.isfile(os.path.join(self.folder, n)) for n in names):
+            return None
+        return str(not_found("SVHN", self.folder))
+
     def _dataset(self, split: str, download: bool) -> SVHN:
         reader = SVHN if self.verify_checksums else UncheckedSVHN
         try:

@@ -53,6 +53,8 @@ LOGISTICS: tuple[str, ...] = (
 # that gives the behaviour of the runs recorded before the key existed.
 LATER_DEFAULTS: dict[str, Any] = {
     "llc": {"name": "none"},  # no learning-coefficient estimate (beyond the paper)
+    "pruning.score_samples": 256,  # criteria beyond magnitude: read only by SNIP and OBD
+    "pruning.score_seed": 0,
 }
 
 # Classes a config names by ``_target_`` that moved within this package: the run key hashes the

@@ -24,6 +24,9 @@ _KNOWN_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning on torch >= 2.10
     r"The number of training batches .* is smaller than the logging interval",  # whole-epoch steps
     r".*does not have many workers",  # tensors are already in memory; workers would only copy them
+    # Wherever SLURM is installed: each run trains on one device in one process, so there is no
+    # `srun` to prepend; SLURM's signals and requeues are submitit's (`propensity.launch.slurm`).
+    r"The `srun` command is available on your system but is not used",
 )
 
 

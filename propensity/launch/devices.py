@@ -73,5 +73,9 @@ def worker_count(cpu_workers: int = 2) -> int:
 
 def register_resolvers() -> None:
     """OmegaConf resolvers used by ``propensity/conf/launcher``; safe to call more than once."""
+    from propensity.launch.slurm import gpus_per_task
+
     if not OmegaConf.has_resolver("propensity.workers"):
         OmegaConf.register_new_resolver("propensity.workers", worker_count)
+    if not OmegaConf.has_resolver("propensity.gpus"):
+        OmegaConf.register_new_resolver("propensity.gpus", gpus_per_task)

@@ -55,7 +55,7 @@ def write_job_status(
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     status: dict[str, Any] = (
-        {"status": "interrupted" if isinstance(error, Interrupted) else "failed",
+        {"status": "interrupted" if isinstance(error, (Interrupted, SystemExit)) else "failed",
          "error": f"{type(error).__name__}: {error}"}
         if record is None
         else {"status": record.status, "run_key": record.run_key, "skipped": skipped}
@@ -97,6 +97,16 @@ def job_outcomes(sweep_dir: Path) -> dict[Path, str]:
         status = _read_status(job_dir)
         outcomes[job_dir] = "failed" if status is None else _outcome(status)
     return outcomes
+
+
+def failure(job_dir: Path) -> str:
+    """What a failed or interrupted job's status says, in one line, and where its traceback is."""
+    status = _read_status(job_dir)
+    if status is None:
+        return f"it left no status (killed before it ended?); see {job_dir}"
+    error = (str(status.get("error") or "").strip().splitlines() or ["no error recorded"])[0]
+    where = job_dir / TRACEBACK
+    return f"{error} (traceback in {where})" if where.is_file() else error
 
 
 def run_outcomes(sweep_dir: Path) -> Counter[str]:
@@ -182,7 +192,7 @@ class SweepSummary(Callback):
         size = f"{jobs} jobs" if runs == jobs else f"{runs} runs in {jobs} jobs"
         log.info("sweep done: %s (%s) in %s", summary or "no jobs", size, sweep_dir)
         bad = [d for d, outcome in outcomes.items() if outcome in BAD_OUTCOMES]
+        for job_dir in bad:  # one line each: under SLURM the jobs' own lines are in their logs
+            log.error("job %s %s: %s", job_dir.name, outcomes[job_dir], failure(job_dir))
         if bad:
-            shown = [str(d / TRACEBACK) if (d / TRACEBACK).is_file() else str(d) for d in bad]
-            log.error("%d job(s) did not finish; tracebacks: %s", len(bad), ", ".join(shown))
             raise SystemExit(1)

@@ -3,8 +3,10 @@
 Section 3.2's sweep, and its baselines (sections 2 and 6), measured once per trained model
 through the registry (`propensity.pruning.registry`): a method that plans masks is planned
 per member and its plans are walked batched over the members (and ``levels_at_once``
-levels) when K > 1 models stack, level by level on each model otherwise; a method that
-measures its own trajectory is given one model at a time. No method's name is known here.
+levels) when K > 1 models stack, level by level on each model otherwise; a criterion's scores
+are computed once for all K models (batched) and shared by every criterion of that score in
+the run, then its plans are walked the same way; a method that measures its own trajectory is
+given one model at a time. No method's name is known here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from propensity.cohort import walk
 from propensity.cohort.functional import stack_problem
 from propensity.cohort.stacked import hand_written
 from propensity.pruning import measure
+from propensity.pruning.criteria import criterion_plans
 from propensity.pruning.effective_density import summarize
 from propensity.pruning.measure import SWEEP_BATCH, assemble
 from propensity.pruning.prunable import total_weights
@@ -72,8 +75,9 @@ def measure_pruning(
     """
     if len(splits) != len(models):
         raise ValueError(f"{len(models)} models but {len(splits)} splits")
+    computed: dict[str, Any] = {}  # scores by name, shared by the criteria of one score
     by_method = {name: _trajectories(method(name), name, models, splits, settings, batch_size,
-                                     levels_at_once)
+                                     levels_at_once, computed)
                  for name in settings.methods}
     out = []
     for k, model in enumerate(models):
@@ -89,14 +93,19 @@ def measure_pruning(
 
 def _trajectories(
     pruning: PruningMethod, name: str, models: Sequence[nn.Module], splits: Sequence[MemberSplits],
-    settings: PruningSettings, batch_size: int, levels_at_once: int,
+    settings: PruningSettings, batch_size: int, levels_at_once: int, computed: dict[str, Any],
 ) -> list[Trajectory]:
     if pruning.trajectory is not None:
         return [pruning.trajectory(model, split.for_method(pruning.needs_train_split), settings)
                 for model, split in zip(models, splits, strict=True)]
-    assert pruning.plan is not None
     test = settings.eval_test and all(s.test is not None for s in splits)
-    plans = [[pruning.plan(model, settings, seed) for model in models] for seed in pruning.seeds(settings)]
+    if pruning.criterion is not None:
+        plans = criterion_plans(pruning.criterion, name, models, [(s.train, s.val) for s in splits],
+                                settings, pruning.seeds(settings), computed)
+    else:
+        assert pruning.plan is not None
+        plans = [[pruning.plan(model, settings, seed) for model in models]
+                 for seed in pruning.seeds(settings)]
     data = [[s.val for s in splits]] + ([[s.test for s in splits]] if test else [])  # type: ignore[misc]
     sizes = [len(split[0][0]) for split in data]
     batched = len(models) > 1 or levels_at_once > 1

@@ -101,8 +101,13 @@ def summarize(
     `unpruned_weights` is ED x `total_weights`, the absolute size of the 'core' model
     (section 4.1, Figure 5); `ed_by_threshold` holds the ED in the same mode at each of
     `thresholds`, keyed by ``str(threshold)`` (e.g. ``"0.01"``), for the sensitivity view.
+    A trajectory of whole units (an ``extra["unit_density"]`` column, `propensity.pruning.units`)
+    also gives ``unit_effective_density``: the fraction of hidden units left at the ED's level.
     """
     ed = degradation(trajectory, threshold, mode)
+    units = trajectory.extra.get("unit_density")
+    extra = ({"unit_effective_density": float(units[trajectory.level.index(ed.level)])}
+             if units is not None else {})
     return {
         "effective_density": ed.effective_density,
         "ed_last_pass": ed.ed_last_pass,
@@ -115,4 +120,5 @@ def summarize(
         "ed_by_threshold": {
             str(float(t)): effective_density(trajectory, t, mode) for t in thresholds
         },
+        **extra,
     }

@@ -195,28 +195,41 @@ def plan(
     else:
         orders = [magnitude_order(w) for _, w in named]
     if method == "global_magnitude":
-        flat = torch.cat([w.reshape(-1).abs().to(named[0][1].device) for _, w in named])
-        layer_of = torch.repeat_interleave(
-            torch.arange(len(sizes), device=flat.device), torch.tensor(sizes, device=flat.device)
-        )
-        layer_sorted = layer_of[torch.sort(flat, stable=True).indices]
-        counts = torch.tensor(
-            [sum(sizes) - kept_count(sum(sizes), k, step, schedule) for k in range(last + 1)],
-            device=flat.device,
-        )
-        # positions (in the global order) of each layer's entries; how many lie below a count
-        pruned = torch.stack(
-            [
-                torch.searchsorted((layer_sorted == i).nonzero().squeeze(1), counts)
-                for i in range(len(sizes))
-            ],
-            dim=1,
-        ).cpu()
+        pruned = global_pruned([w.abs() for _, w in named], step, schedule, last)
     else:
         pruned = torch.tensor(
             [[n - kept_count(n, k, step, schedule) for n in sizes] for k in range(last + 1)]
         )
     return PruningPlan(names, shapes, orders, pruned.long(), method)
+
+
+def global_pruned(
+    scores: Sequence[torch.Tensor], step: float, schedule: Schedule, last: int
+) -> torch.Tensor:
+    """``level x layer`` counts pruned by one ranking of `scores` across all layers.
+
+    Level k prunes the schedule's count of the *total*; each layer loses those of its entries
+    among the globally smallest (a stable sort: ties by layer order, then index), so a layer's
+    own order must be the stable sort of its scores.
+    """
+    sizes = [s.numel() for s in scores]
+    flat = torch.cat([s.reshape(-1).to(scores[0].device) for s in scores])
+    layer_of = torch.repeat_interleave(
+        torch.arange(len(sizes), device=flat.device), torch.tensor(sizes, device=flat.device)
+    )
+    layer_sorted = layer_of[torch.sort(flat, stable=True).indices]
+    counts = torch.tensor(
+        [sum(sizes) - kept_count(sum(sizes), k, step, schedule) for k in range(last + 1)],
+        device=flat.device,
+    )
+    # positions (in the global order) of each layer's entries; how many lie below a count
+    return torch.stack(
+        [
+            torch.searchsorted((layer_sorted == i).nonzero().squeeze(1), counts)
+            for i in range(len(sizes))
+        ],
+        dim=1,
+    ).cpu()
 
 
 def magnitude_masks(

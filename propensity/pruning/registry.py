@@ -2,14 +2,25 @@
 
 The paper prunes layer-wise by magnitude (section 3.2); its related and future work (sections 2
 and 6) ask how the effective density depends on that choice, so random masks, one global
-magnitude ranking and edge-popup are registered beside it. A method says what it can do, and
-every caller relies on that alone, never on a method's name:
+magnitude ranking, edge-popup, the criteria beyond magnitude (a score crossed with an
+allocation across layers, `propensity.pruning.criteria`), their shuffled controls and whole-unit
+pruning are registered beside it. A method says what it can do, and every caller relies on that
+alone, never on a method's name:
 
 - a method that *plans* ranks the trained weights once and fixes every level's mask
   (a `PruningPlan`); any sweep can then evaluate the plan: one model level by level
   (`propensity.pruning.measure`), or the members of a cohort batched, several levels at once;
-- a method that *measures* its own trajectory (it trains, as edge-popup trains scores) is
-  given one trained model and its splits at a time.
+- a *criterion* plans too, from scores computed once for all the members of a cohort
+  (batched; a gradient score reads ``pruning.score_samples`` training examples), and its
+  plans are walked as any plan;
+- a method that *measures* its own trajectory (it trains, as edge-popup trains scores, or it
+  removes whole units) is given one trained model and its splits at a time.
+
+Names: a criterion is ``<score>`` at the paper's layer-wise allocation, ``<score>_<allocation>``
+otherwise (``global_magnitude`` keeps its older name); ``<criterion>_shuffled`` has that
+criterion's per-layer counts at every level and random positions. The layer-wise criteria's
+control is ``random`` and the ERK criteria's ``random_erk``: their counts do not depend on
+the score.
 
 Adding a method is one such function and one line in `METHODS`; its name is then valid in
 ``pruning.method`` and ``pruning.baselines`` and appears in the report's methods comparison.
@@ -23,10 +34,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from propensity.pruning.criteria import Criterion
 from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.masks import PruningPlan, plan
 from propensity.pruning.settings import PruningSettings
 from propensity.pruning.trajectory import Trajectory
+from propensity.pruning.units import unit_trajectory
 
 
 @dataclass(frozen=True)
@@ -49,16 +62,18 @@ TrajectoryOf = Callable[[nn.Module, Splits, PruningSettings], Trajectory]
 
 @dataclass(frozen=True)
 class PruningMethod:
-    """What a method does: plan masks (`plan`) or measure its trajectory (`trajectory`)."""
+    """What a method does: plan masks (`plan`, or a `criterion`'s plans) or measure its
+    trajectory (`trajectory`)."""
 
     plan: PlanOf | None = None
     trajectory: TrajectoryOf | None = None
     needs_train_split: bool = False
     random: bool = False  # its plans are drawn: averaged over ``pruning.mask_seeds`` seeds
+    criterion: Criterion | None = None
 
     def __post_init__(self) -> None:
-        if (self.plan is None) == (self.trajectory is None):
-            raise ValueError("a pruning method either plans masks or measures its trajectory")
+        if sum(x is not None for x in (self.plan, self.trajectory, self.criterion)) != 1:
+            raise ValueError("a pruning method plans masks, is a criterion or measures its trajectory")
 
     def seeds(self, settings: PruningSettings) -> Sequence[int]:
         """The mask seeds whose trajectories are averaged: ``pruning.mask_seeds`` of them for a
@@ -90,15 +105,67 @@ def edge_popup_scores(model: nn.Module, splits: Splits, settings: PruningSetting
     )
 
 
+def units(model: nn.Module, splits: Splits, settings: PruningSettings) -> Trajectory:
+    """Whole hidden units by the norm of their incoming weights, on the weight schedule's
+    grid of unit fractions (`propensity.pruning.units`)."""
+    data = [(splits.x_val, splits.y_val)]
+    if settings.eval_test and splits.x_test is not None and splits.y_test is not None:
+        data.append((splits.x_test, splits.y_test))
+    return unit_trajectory(model, data, settings.step, settings.schedule,  # type: ignore[arg-type]
+                           settings.min_density)
+
+
+def criterion(score: str, allocation: str = "layerwise", shuffled: bool = False) -> PruningMethod:
+    """A criterion as a method: a shuffled control is drawn, a gradient score reads the train split."""
+    c = Criterion(score, allocation, shuffled)
+    return PruningMethod(criterion=c, needs_train_split=c.needs_train_split, random=shuffled)
+
+
 # Display order everywhere: the paper's method first, then the baselines.
 METHODS: dict[str, PruningMethod] = {
     "magnitude": PruningMethod(plan=ranked("magnitude")),
     "random": PruningMethod(plan=ranked("random"), random=True),
     "global_magnitude": PruningMethod(plan=ranked("global_magnitude")),
     "edge_popup": PruningMethod(trajectory=edge_popup_scores, needs_train_split=True),
+    # Criteria beyond magnitude (section 6): other scores at the paper's layer-wise allocation ...
+    "snip": criterion("snip"),
+    "obd": criterion("obd"),
+    "synflow": criterion("synflow"),
+    # ... every score with the other allocations ...
+    "snip_global": criterion("snip", "global"),
+    "obd_global": criterion("obd", "global"),
+    "synflow_global": criterion("synflow", "global"),
+    "magnitude_lamp": criterion("magnitude", "lamp"),
+    "snip_lamp": criterion("snip", "lamp"),
+    "obd_lamp": criterion("obd", "lamp"),
+    "synflow_lamp": criterion("synflow", "lamp"),
+    "magnitude_erk": criterion("magnitude", "erk"),
+    "snip_erk": criterion("snip", "erk"),
+    "obd_erk": criterion("obd", "erk"),
+    "synflow_erk": criterion("synflow", "erk"),
+    # ... and the shuffled controls: each allocation's counts, random positions
+    "random_erk": criterion("magnitude", "erk", shuffled=True),
+    "global_magnitude_shuffled": criterion("magnitude", "global", shuffled=True),
+    "snip_global_shuffled": criterion("snip", "global", shuffled=True),
+    "obd_global_shuffled": criterion("obd", "global", shuffled=True),
+    "synflow_global_shuffled": criterion("synflow", "global", shuffled=True),
+    "magnitude_lamp_shuffled": criterion("magnitude", "lamp", shuffled=True),
+    "snip_lamp_shuffled": criterion("snip", "lamp", shuffled=True),
+    "obd_lamp_shuffled": criterion("obd", "lamp", shuffled=True),
+    "synflow_lamp_shuffled": criterion("synflow", "lamp", shuffled=True),
+    # Whole units instead of weights (section 2, Casper et al. 2021)
+    "units": PruningMethod(trajectory=units),
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 REFERENCE = "magnitude"
+# Each deterministic criterion's control: random positions at its per-layer counts.
+CONTROLS: dict[str, str] = {
+    "magnitude": "random",
+    "global_magnitude": "global_magnitude_shuffled",
+    **{name: "random" if c.allocation == "layerwise" else "random_erk" if c.allocation == "erk"
+       else f"{name}_shuffled"
+       for name, m in METHODS.items() if (c := m.criterion) is not None and not c.shuffled},
+}
 
 
 def method(name: str) -> PruningMethod:

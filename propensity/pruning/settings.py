@@ -27,6 +27,8 @@ class PruningSettings:
     mask_seeds: int = 3
     levels_at_once: int = 1
     edge_popup: Mapping[str, Any] = field(default_factory=dict)
+    score_samples: int = 256  # training examples a gradient score (SNIP, OBD) reads
+    score_seed: int = 0  # the seed that draws them
 
     @property
     def methods(self) -> tuple[str, ...]:

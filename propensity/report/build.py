@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import pandas as pd
 
 from propensity.analysis import anova_table, complete_runs, methods_present, status_counts, table2
+from propensity.analysis.criteria import criteria_tests
+from propensity.analysis.exponent import exponent_table
 from propensity.analysis.run_selection import select_runs
 from propensity.analysis.verdict import null_hypothesis_verdict
 from propensity.report.density_section import density_part
@@ -46,13 +48,17 @@ def build_report(
         tables.runs, include_unconverged, tables.trajectories, tables.histories, problems
     )
     runs = selection.kept
+    exponents = exponent_table(runs)  # once: the findings and the density section quote it
     analysed = SimpleNamespace(
-        runs=runs, trajectories=tables.trajectories, histories=tables.histories, selection=selection
+        runs=runs, trajectories=tables.trajectories, histories=tables.histories,
+        selection=selection, exponents=exponents,
     )
     done = complete_runs(runs)
     t2 = table2(runs, selection=selection)
     verdicts = null_hypothesis_verdict(t2, anova_table(runs, selection=selection))
-    findings = findings_part(runs, t2, verdicts, methods_present(done), has_artifacts(done))
+    criteria = criteria_tests(runs, selection)[1]
+    findings = findings_part(runs, t2, verdicts, methods_present(done), has_artifacts(done),
+                             exponents, criteria)
     listed = selection.excluded if excluded is None else excluded
     runs_section = runs_part(status_counts(tables.runs), listed, selection.note() if excluded is None else "")
     parts = [findings, runs_section, *(section(analysed, figures_dir) for section in SECTIONS)]

@@ -1,8 +1,9 @@
 """Sections 4.1-4.2 of the report: effective density, weight counts and the null hypothesis.
 
-Table 1 (weights per model and width), Table 2 (observed vs null-hypothesis ED) with the
-ANOVA and the t-tests behind it, the pairing with the 1x twin, and Figures 3-6. A figure
-that compares two groups is left out, with a one-line note, when one group has no runs.
+Table 1 (weights per model and width), the propensity exponent (`exponent_section`), Table 2
+(observed vs null-hypothesis ED) with the ANOVA and the t-tests behind it, the pairing with
+the 1x twin, and Figures 3-6. A figure that compares two groups is left out, with a one-line
+note, when one group has no runs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from propensity.analysis.model_types import INIT_NAMES
 from propensity.analysis.significance import STUDENT_CAVEAT
 from propensity.analysis.table2 import MARKS_LEGEND, format_tests
 from propensity.analysis.verdict import null_hypothesis_verdict
+from propensity.report.exponent_section import exponent_block
 from propensity.report.parts import Part, Tables
 
 # The data set each model is counted on in the paper's Table 1 (section 3.1).
@@ -130,6 +132,8 @@ def density_part(tables: Tables, figures_dir: Path) -> Part:
     done = complete_runs(runs)
     part = Part("## Effective density and the null hypothesis (sections 4.1-4.2)")
     table1_part(runs, part)
+    if len(done):
+        exponent_block(tables, figures_dir, part)
     # the report's selection (unconverged runs out unless asked for) when it made one
     selection = getattr(tables, "selection", None)
     t2 = table2(runs, selection=selection)

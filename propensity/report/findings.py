@@ -1,10 +1,13 @@
 """What report.md says first: the key findings per model type, and every run left out and why.
 
-The findings are generated from the same tables the later sections print (Table 2, the
-ANOVA, the verdict of `propensity.analysis.verdict`), so the summary cannot disagree with
-them. The verdict rests on the ANOVA and the rows whose null ED is not capped: where the
-null ED is capped at 100% (section 4.2), any ED below 100% rejects it, so such rows are
-named but never counted as evidence.
+The findings lead with the propensity exponent (`propensity.analysis.exponent`): one slope
+per model type and init, from every run at every width, nothing capped, with its interval
+and the equivalence tests that name the hypothesis the data support. The paper's own
+framing follows: ED per width and the verdict of the row tests and the ANOVA
+(`propensity.analysis.verdict`). Both are generated from the same tables the later
+sections print, so the summary cannot disagree with them. The row verdict rests on the
+ANOVA and the rows whose null ED is not capped: where the null ED is capped at 100%
+(section 4.2), any ED below 100% rejects it, so such rows are named but never counted.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import pandas as pd
 
 from propensity.analysis import complete_runs
+from propensity.analysis.criteria import finding_sentence
+from propensity.analysis.exponent import exponent_summary
 from propensity.analysis.model_types import INIT_NAMES, width_label
 from propensity.analysis.verdict import NullVerdict
 from propensity.report.parts import Part
@@ -77,14 +82,27 @@ def untested(runs: pd.DataFrame, methods: list[str], has_artifacts: bool) -> lis
     return notes
 
 
+def exponent_lines(exponents: pd.DataFrame, model_type: str) -> list[str]:
+    """One sentence per init of `model_type` from the exponent table, or none."""
+    if exponents is None or exponents.empty:
+        return []
+    rows = exponents[exponents["model_type"] == model_type]
+    return [f"{row['init']}: {exponent_summary(row)}" for _, row in rows.iterrows()]
+
+
 def findings_part(
     runs: pd.DataFrame,
     t2: pd.DataFrame,
     verdicts: list[NullVerdict],
     methods: list[str],
     has_artifacts: bool,
+    exponents: pd.DataFrame | None = None,
+    criteria: list[tuple[str, NullVerdict]] | None = None,
 ) -> Part:
-    """One paragraph per model type: ED per width, the verdict with its p-values; then what is untested."""
+    """Per model type: the propensity exponent per init with its interval and TOST verdict,
+    then ED per width and the row tests' verdict with its p-values, and whether it holds
+    under every criterion (`criteria`: each method's verdicts, section 6); then what is
+    untested."""
     part = Part("## Key findings")
     if t2.empty:
         part.add("No complete run with an effective density: nothing to summarise.")
@@ -94,9 +112,18 @@ def findings_part(
         rows = t2[t2["model_type"] == model_type].sort_values("width")
         verdict = by_type.get(model_type)
         said = f" {verdict.summary}{_capped(verdict)}" if verdict else " No verdict: no test ran."
+        lead = exponent_lines(exponents, model_type)
+        exponent = "".join(f"\n- {line}" for line in lead)
+        across = finding_sentence(criteria or [], model_type)
         part.add(
-            f"**{model_type}**. ED per width (mean, sd in points, n runs): {_ed_per_width(rows)}.{said}"
+            f"**{model_type}**. Core size |omega| = ED x total weights against total weights "
+            f"(log-log; b = 0 the null hypothesis, b = 1 constant density):{exponent}"
+            if lead else f"**{model_type}**. No propensity exponent: no runs to fit.",
+            f"Row by row, as the paper frames it: ED per width (mean, sd in points, n runs): "
+            f"{_ed_per_width(rows)}.{said}" + (f" {across}" if across else ""),
         )
+    if exponents is not None and len(exponents):
+        part.add("What the exponent cannot tell is listed beside its table, under effective density.")
     if notes := untested(runs, methods, has_artifacts):
         part.add("Untested here: " + "; ".join(notes) + ".")
     return part

@@ -7,6 +7,13 @@ from pathlib import Path
 import pandas as pd
 
 from propensity.analysis import complete_runs
+from propensity.analysis.criteria import (
+    control_differences,
+    criteria_tests,
+    is_control,
+    unit_summary,
+    verdict_table,
+)
 from propensity.analysis.methods import (
     ed_by_method,
     method_summary,
@@ -58,6 +65,7 @@ def methods_part(tables: Tables, figures_dir: Path) -> Part:
         hide=("note",) if paired.get("note", "").eq("").all() else ("diff_ci_low",),
     )
     _shared_grid(runs, trajectories, part)
+    _criteria(tables, part)
     part.figure(
         ed_by_method(runs),
         figures_dir,
@@ -92,3 +100,42 @@ def _shared_grid(runs: pd.DataFrame, trajectories: pd.DataFrame, part: Part) -> 
     part.table("methods_shared_grid", summary, hide=("grid",))
     part.add(f"Paired differences on the shared grid against {REFERENCE} (as above):")
     part.table("methods_shared_grid_paired", paired)
+
+
+def _criteria(tables: Tables, part: Part) -> None:
+    """Table 2 and its verdict once per criterion, criteria against their controls, units."""
+    runs = tables.runs
+    rows, verdicts = criteria_tests(runs, getattr(tables, "selection", None))
+    deterministic = {m for m in rows["method"].unique() if not is_control(m)} if len(rows) else set()
+    if len(deterministic) < 2:
+        return
+    part.add(
+        "### Criteria beyond magnitude: the null test per criterion (sections 4.2 and 6)",
+        "Each criterion is a score (magnitude; SNIP |w dL/dw| and OBD 1/2 H_ii w^2 on "
+        "`pruning.score_samples` training examples at the trained weights; data-free SynFlow) "
+        "and an allocation across layers (layer-wise as the paper, `_global`, `_lamp`, `_erk`); "
+        "`units` removes whole hidden units. Per criterion: its ED and core size per width, and "
+        "Table 2's test of the observed against the null ED (the 1x twin's core size), Holm "
+        "within the criterion. Controls (`random`, `random_erk`, `*_shuffled`: the same per-layer "
+        "counts, random positions) get rows but no say in the finding.",
+    )
+    part.table("criteria_table2", rows)
+    part.add("Verdict on the null hypothesis (constant core size) per criterion:")
+    part.table("criteria_verdicts", verdict_table(verdicts), columns=["model_type", "method", "status"])
+    controls = control_differences(runs)
+    if len(controls):
+        part.add(
+            "#### Criteria against random positions at their own allocation",
+            "mean_diff = ED(criterion) - ED(control) over the runs pruned both ways; negative: the "
+            "criterion's choice of weights keeps accuracy with fewer weights than its allocation "
+            "alone. Paired t-test, Holm over all rows.",
+        )
+        part.table("criteria_controls", controls)
+    units = unit_summary(runs)
+    if len(units):
+        part.add(
+            "#### Whole units",
+            "mean_unit_ed: the fraction of hidden units left at the ED; mean_ed_units: the weight "
+            "density that implies (the weights of the model rebuilt without the removed units).",
+        )
+        part.table("criteria_units", units)

@@ -4,7 +4,9 @@ Whatever the job holds, it ends the same way: ``job_status.json`` in its Hydra j
 (naming every member of a cohort) for the sweep's summary; a failure as one line,
 ``job failed: <error> (traceback in <job folder>/traceback.txt)`` (``HYDRA_FULL_ERROR=1``
 raises instead), recorded in each run's ``record.json``, after which a multirun goes on and a
-single run exits 1; SIGTERM or Ctrl-C as ``interrupted`` records and exit 128 + the signal.
+single run exits 1; SIGTERM or Ctrl-C as ``interrupted`` records and exit 128 + the signal,
+with a line that says what happens next: under SLURM, whether the task was requeued (it then
+resumes by itself) or must be rerun (`propensity.launch.slurm`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from omegaconf import DictConfig
 from propensity.config.validation import ConfigError
 from propensity.identity import run_key
 from propensity.launch.signals import Interrupted
+from propensity.launch.slurm import next_step
 from propensity.launch.sweep import write_job_status
 from propensity.run.members import member_configs
 from propensity.run.recipe import trained_and_skipped
@@ -35,9 +38,13 @@ def run_job(cfg: DictConfig) -> float | list[float | None] | None:
         records, skipped = trained_and_skipped(cfgs)
     except Interrupted as stop:
         write_job_status(None, error=stop, members=_members_on_disk(cfgs) if cohort else ())
-        whose = "the members' records say" if cohort else "the run's record says"
-        log.error("%s: %s interrupted; rerun the command to resume", stop, whose)
+        log.error("%s: %s interrupted; %s", stop, _whose(cohort), next_step())
         raise SystemExit(128 + stop.signum) from None
+    except SystemExit as stop:  # submitit's exit once it has requeued a timed-out or preempted task
+        write_job_status(None, error=stop, members=_members_on_disk(cfgs) if cohort else ())
+        log.error("stopped by the launcher (exit %s): %s interrupted; %s", stop.code, _whose(cohort),
+                  next_step())
+        raise
     except Exception as error:
         where = write_job_status(None, error=error, members=_members_on_disk(cfgs) if cohort else ())
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -55,6 +62,10 @@ def run_job(cfg: DictConfig) -> float | list[float | None] | None:
                for r, s in zip(records, skipped, strict=True)]
     write_job_status(records[0], members=members)
     return [r.effective_density for r in records]
+
+
+def _whose(cohort: bool) -> str:
+    return "the members' records say" if cohort else "the run's record says"
 
 
 def _members_on_disk(cfgs: Sequence[DictConfig]) -> list[dict[str, Any]]:

@@ -7,18 +7,18 @@ run would have, so its run key, folder and record are that run's.
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from propensity.config import preflight
 from propensity.config.settings import (
     RunSettings,
     check_stackable_model,
     check_stackable_settings,
     read_settings,
 )
-from propensity.config.validation import ConfigError
 from propensity.identity import hashed_config
 from propensity.launch.grouping import MEMBERS_KEY, SEED_KEYS
 
@@ -65,7 +65,7 @@ def check_one_cell(cfgs: Sequence[DictConfig]) -> None:
 def read_members(cfgs: Sequence[DictConfig]) -> list[RunSettings]:
     """Every member's `RunSettings`, validated, of one grid cell; with more than one member,
     a setting the stacked engine would not honour, or a model it cannot stack, is refused
-    here, before anything trains."""
+    here, before anything trains (and, through `sweep_problems`, before a sweep launches)."""
     members = [read_settings(cfg) for cfg in cfgs]
     check_one_cell(cfgs)
     if len(members) > 1:
@@ -74,24 +74,23 @@ def read_members(cfgs: Sequence[DictConfig]) -> list[RunSettings]:
     return members
 
 
-def preflight(cfg: DictConfig, checked: set[str] | None = None) -> None:
-    """Refuse a cohort job before it is launched when the stacked engine cannot train it: its
-    settings and model are checked as `read_members` checks them (one-line `ConfigError`). A
-    config that is invalid anyway is left to its job, which reports it as any job does (the
-    other jobs of the sweep go on). A model and data set already in `checked` (JSON of their
-    configs) are not probed again."""
-    cfgs = member_configs(cfg)
-    if len(cfgs) < 2:
-        return
-    try:
-        first = read_settings(cfgs[0])
-    except (ConfigError, ValueError):
-        return
-    check_stackable_settings(first)
-    key = json.dumps([OmegaConf.to_container(cfgs[0][g], resolve=True) for g in ("model", "data")],
-                     sort_keys=True, default=str)
-    if checked is None or key not in checked:
-        check_stackable_model(first)
-        if checked is not None:
-            checked.add(key)
+def sweep_problems(jobs: Sequence[DictConfig]) -> list[str]:
+    """The pre-flight of a whole sweep (`propensity.config.preflight`), from each job's config:
+    one line per distinct problem, with how many of the jobs have it. Runs already finished
+    are not checked (their data may be gone; a rerun only skips them)."""
+    from propensity.run.records import finished_record
 
+    cache: preflight.Cache = {}
+    counts: Counter[str] = Counter()
+    for job in jobs:
+        found: list[str] = []
+        try:
+            members = read_members(member_configs(job))
+        except ValueError as error:  # ConfigError included: the usual one line
+            found.append(str(error).splitlines()[0])
+        else:
+            for member in members:
+                if not (member.resume and finished_record(member) is not None):
+                    found += preflight.problems(member.cfg, cache)
+        counts.update(dict.fromkeys(found, 1))
+    return [f"{line} ({n} of {len(jobs)} jobs)" if len(jobs) > 1 else line for line, n in counts.items()]

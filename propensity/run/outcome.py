@@ -51,4 +51,5 @@ def mark_if_untrained(record: RunRecord, num_classes: int) -> None:
     record.error = (f"unpruned validation accuracy {fmt(record.base_val_acc)} is at most "
                     f"{UNTRAINED_MARGIN:g} above chance (1/{num_classes}): no ED")
     record.effective_density = record.ed_last_pass = record.unpruned_weights = None
+    record.unit_effective_density = None
     record.ed_by_threshold, record.ed_by_method = {}, {}

@@ -3,7 +3,8 @@
     members -> chunks within the memory budget -> fit -> measurements -> outcome -> records
 
 A single run is a cohort of one. The members are the single-run configs of one grid cell
-(`propensity.run.members`); those already finished are skipped. The rest are trained in
+(`propensity.run.members`); those already finished, or being trained by another process
+(which holds the run's lock, `propensity.storage.lock`), are skipped. The rest are trained in
 chunks that fit the memory budget (`propensity.run.plan`), one after another. A chunk is
 fitted by Lightning when it holds one member and by the stacked engine when it holds more
 (`propensity.engines`); either way every fitted model is then measured by the same step
@@ -14,6 +15,7 @@ and recorded in its own run folder, under its own run key, as its single run wou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Sequence
@@ -26,6 +28,7 @@ from torch import nn
 
 from propensity.cohort.fit import FitResult, Limits, Member
 from propensity.cohort.memory import near_equal
+from propensity.config import preflight
 from propensity.config.build import build
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
@@ -46,7 +49,8 @@ from propensity.run.outcome import conclude, record_fit
 from propensity.run.plan import chunk_plan, configured_batches, evaluation_batches, pruning_levels
 from propensity.run.records import finished_record
 from propensity.storage.checkpoints import Checkpoint
-from propensity.storage.records import RunRecord
+from propensity.storage.lock import RunBusyError, RunLock
+from propensity.storage.records import RunRecord, load_record
 
 log = logging.getLogger("propensity")
 
@@ -62,34 +66,65 @@ def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
 
 
 def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], list[bool]]:
-    """Each run's record, and whether it was skipped as already finished."""
+    """Each run's record, and whether it was skipped: finished before, or being trained now
+    by another process (which holds its lock, `propensity.storage.lock`). The runs trained
+    here hold their locks until they are recorded."""
     members = read_members(cfgs)
     records: dict[int, RunRecord] = {}
     todo = []
-    for i, member in enumerate(members):
-        done = finished_record(member) if member.resume else None
-        if done is not None:
-            log.info("skip %s: already %s in %s", done.run_key, done.status, member.run_dir)
-            records[i] = done
-        else:
-            todo.append(i)
-    skipped = [i in records for i in range(len(members))]
-    limit = max(chunk_plan([members[i] for i in todo]), default=1)
-    while todo:  # chunk after chunk, each within the memory budget
-        chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
-        try:
-            trained = train_chunk([members[i] for i in chunk])
-        except torch.cuda.OutOfMemoryError:
-            if len(chunk) == 1:
-                raise
-            limit = math.ceil(len(chunk) / 2)
-            log.warning("a chunk of %d members ran out of CUDA memory; retrying in chunks of "
-                        "at most %d (set cohort_memory_gb lower to start there)", len(chunk), limit)
-            torch.cuda.empty_cache()
-            continue
-        records.update(zip(chunk, trained, strict=True))
-        todo = todo[len(chunk):]
+    with contextlib.ExitStack() as held:
+        for i, member in enumerate(members):
+            record = _skip(member, held)
+            if record is None:
+                todo.append(i)
+            else:
+                records[i] = record
+        skipped = [i in records for i in range(len(members))]
+        for i in todo:  # before any data loads (a sweep has run these for every job already)
+            preflight.check(members[i].cfg)
+        limit = max(chunk_plan([members[i] for i in todo]), default=1)
+        while todo:  # chunk after chunk, each within the memory budget
+            chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
+            try:
+                trained = train_chunk([members[i] for i in chunk])
+            except torch.cuda.OutOfMemoryError:
+                if len(chunk) == 1:
+                    raise
+                limit = math.ceil(len(chunk) / 2)
+                log.warning("a chunk of %d members ran out of CUDA memory; retrying in chunks of "
+                            "at most %d (set cohort_memory_gb lower to start there)", len(chunk), limit)
+                torch.cuda.empty_cache()
+                continue
+            records.update(zip(chunk, trained, strict=True))
+            todo = todo[len(chunk):]
     return [records[i] for i in range(len(members))], skipped
+
+
+def _skip(member: RunSettings, held: contextlib.ExitStack) -> RunRecord | None:
+    """The record to report instead of training `member` (finished, or busy elsewhere), or
+    None after taking its lock (kept in `held`) for this process to train it.
+
+    Finished is asked before and after the lock is taken: before, so a finished run's folder
+    is only read; after, because the holder that made the run busy may have finished it
+    between the two looks."""
+    done = finished_record(member) if member.resume else None
+    if done is None:
+        lock = RunLock(member.run_dir)
+        try:
+            lock.acquire()
+        except RunBusyError as busy:
+            log.info("skip %s: %s (%s)", member.run_key, busy, member.run_dir)
+            previous, _ = load_record(member.run_dir / "record.json")
+            return previous or RunRecord(run_key=member.run_key, experiment=str(member.cfg.name))
+        held.callback(lock.release)
+        done = finished_record(member) if member.resume else None
+        if done is None:
+            if lock.taken_over is not None:
+                log.warning("take over %s: its lock was left by %s, which ended without releasing "
+                            "it", member.run_key, lock.taken_over)
+            return None
+    log.info("skip %s: already %s in %s", done.run_key, done.status, member.run_dir)
+    return done
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from omegaconf import OmegaConf
 
 from propensity.storage.checkpoints import Checkpoint
+from propensity.storage.lock import LOCK_FILES
 from propensity.storage.records import TERMINAL, RunRecord, incomplete, load_record, remove_temporaries
 
 if TYPE_CHECKING:
@@ -44,8 +45,12 @@ def heal(run: RunSettings) -> RunRecord | None:
     not validate, or a complete one whose tables are missing or hold NaN, is not a result:
     the run is retrained from scratch (its checkpoint moved aside).
     """
-    if run.debug:
-        shutil.rmtree(run.run_dir, ignore_errors=True)
+    if run.debug:  # everything but the lock this process holds
+        for path in run.run_dir.glob("*") if run.run_dir.is_dir() else ():
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.name not in LOCK_FILES:
+                path.unlink(missing_ok=True)
         return None
     if not run.run_dir.is_dir():
         return None

@@ -77,6 +77,7 @@ class RunRecord:
     ed_last_pass: float | None = None
     unpruned_weights: int | None = None
     never_degraded: bool | None = None
+    unit_effective_density: float | None = None  # pruning.method=units: hidden units left at the ED
     ed_by_threshold: dict[str, float] = field(default_factory=dict)
     ed_by_method: dict[str, dict[str, Any]] = field(default_factory=dict)
     # learning coefficient (beyond the paper); filled with llc=sgld, never averaged when invalid

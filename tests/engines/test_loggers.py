@@ -56,10 +56,9 @@ def _apply(target: dict[str, Any], updates: Any) -> None:
         node[path[-1]] = json.loads(item.value_json)
 
 
-def offline_run(results_dir: Path) -> SimpleNamespace:
-    """The one offline run under ``<results_dir>/wandb/``: its run, config, summary, artifacts."""
-    [log] = results_dir.glob("wandb/offline-run-*/run-*.wandb")
-    run, config, summary, artifacts = None, {}, {}, []
+def read_offline_run(log: Path) -> SimpleNamespace:
+    """One offline W&B run file: its run, config, summary, artifacts and the rows it logged."""
+    run, config, summary, artifacts, rows = None, {}, {}, [], []
     for record in wandb_records(log):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -70,7 +69,17 @@ def offline_run(results_dir: Path) -> SimpleNamespace:
             _apply(summary, record.summary.update)
         elif kind == "artifact":
             artifacts.append(record.artifact)
-    return SimpleNamespace(run=run, config=config, summary=summary, artifacts=artifacts)
+        elif kind == "history":
+            row: dict[str, Any] = {}
+            _apply(row, record.history.item)
+            rows.append(row)
+    return SimpleNamespace(run=run, config=config, summary=summary, artifacts=artifacts, rows=rows)
+
+
+def offline_run(results_dir: Path) -> SimpleNamespace:
+    """The one offline run under ``<results_dir>/wandb/``."""
+    [log] = results_dir.glob("wandb/offline-run-*/run-*.wandb")
+    return read_offline_run(log)
 
 
 @pytest.fixture(scope="module")

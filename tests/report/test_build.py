@@ -214,3 +214,52 @@ def test_section5_with_only_some_artifacts_names_the_missing_override(artifact_t
         "section5_hamming",
         "section5_hamming_by_width",
     }
+
+
+def _outside(fig) -> list[str]:
+    """The titles of `fig` (its suptitle, every visible axes' title) whose drawn extent leaves
+    the canvas, after a draw (the constrained layout places them then)."""
+    fig.draw_without_rendering()
+    canvas = fig.bbox
+    texts = [fig._suptitle] if fig._suptitle is not None else []
+    texts += [ax.title for ax in fig.axes if ax.get_visible() and ax.title.get_text()]
+    # half a pixel: the extent is rounded to whole pixels by the renderer
+    return [
+        t.get_text() for t in texts
+        if (box := t.get_window_extent()).x0 < canvas.x0 - 0.5 or box.x1 > canvas.x1 + 0.5
+        or box.y0 < canvas.y0 - 0.5 or box.y1 > canvas.y1 + 0.5
+    ]
+
+
+def test_every_figure_title_fits_inside_its_canvas(artifact_tables, tmp_path, monkeypatch):
+    """One model type gives one-panel figures, the narrowest canvas a long title meets."""
+    from propensity.report import parts
+
+    drawn = {}
+    save = parts.save_figure
+
+    def keep(fig, figures_dir, stem):
+        drawn[stem] = fig
+        save(fig, figures_dir, stem)
+
+    monkeypatch.setattr(parts, "save_figure", keep)
+    build_report(artifact_tables, tmp_path, source="titles")
+    assert {"fig3_pruning_trajectories", "exponent", "fig7_8_tsne"} <= set(drawn)
+    assert {stem: cut for stem, fig in drawn.items() if (cut := _outside(fig))} == {}
+
+
+def test_report_leads_with_the_exponent_and_saves_its_table_and_figure(report_dir, tables):
+    from propensity.analysis.exponent import exponent_table
+
+    text = (report_dir / "report.md").read_text()
+    findings = text[text.index("## Key findings"):text.index("## Runs")]
+    assert findings.index("propensity exponent b = ") < findings.index("Row by row")
+    assert text.index("### The propensity exponent") < text.index("### Table 2")
+    assert "](figures/exponent.png)" in text and "What the exponent cannot tell" in text
+    saved = pd.read_csv(report_dir / "tables" / "exponent.csv")
+    expected = exponent_table(tables.runs)
+    np.testing.assert_allclose(saved["b"], expected["b"], rtol=1e-12)
+    np.testing.assert_allclose(saved["ci_low"], expected["ci_low"], rtol=1e-12)
+    assert list(saved["verdict"]) == list(expected["verdict"])
+    sensitivity = pd.read_csv(report_dir / "tables" / "exponent_sensitivity.csv")
+    assert sensitivity["measure"].str.endswith("-point threshold").sum() == 4 * len(expected)

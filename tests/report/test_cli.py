@@ -90,11 +90,18 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     stems = ["methods_ed_by_width", "fig7_8_tsne", *[f"methods_trajectories_{m}" for m in methods]]
     for stem in stems:
         assert (out / "figures" / f"{stem}.png").is_file()
-    # Figures 1-6 and the two extras, but Figure 6 (Glorot vs He) is left out: no He runs
+    # Figures 1-6, the two extras and the exponent's, but Figure 6 (Glorot vs He) is left
+    # out: no He runs
     assert not (out / "figures" / "fig6_ed_by_init.png").exists()
     assert "Figure 6 (Glorot vs He) is left out: no complete He runs" in text
-    assert len(list((out / "figures").glob("*.png"))) == 7 + len(stems)
+    assert len(list((out / "figures").glob("*.png"))) == 8 + len(stems)
     assert text.startswith("# The propensity for density: report") and "## Key findings" in text
+    # the key findings open with the exponent, its interval and the TOST verdict
+    findings = text[text.index("## Key findings"):text.index("## Runs")]
+    assert "- Glorot: propensity exponent b = " in findings and "95% CI" in findings
+    assert "supported: " in findings and findings.index("exponent") < findings.index("Row by row")
+    exponent = pd.read_csv(out / "tables" / "exponent.csv")
+    assert exponent[["n_runs", "n_widths", "n_seeds"]].values.tolist() == [[6, 3, 2]]
 
 
 def test_unconverged_and_unreadable_runs_are_listed_and_the_switch_restores_them(tmp_path):

@@ -13,31 +13,15 @@ import pytest
 from propensity.run.recipe import train, train_cohort
 from propensity.storage.records import RunRecord
 from tests.conftest import FAST, run_directory
-from tests.engines.test_loggers import _apply, wandb_records
+from tests.engines.test_loggers import read_offline_run
 
 SEEDS = [(0, 0), (1, 1)]
 
 
 def _runs(results: Path) -> dict[str, SimpleNamespace]:
-    """Every offline W&B run under ``<results>/wandb/`` by display name: config, summary and
-    the rows it logged."""
-    runs = {}
-    for path in results.glob("wandb/offline-run-*/run-*.wandb"):
-        run, config, summary, rows = None, {}, {}, []
-        for record in wandb_records(path):
-            kind = record.WhichOneof("record_type")
-            if kind == "run":
-                run = record.run
-            elif kind == "config":
-                _apply(config, record.config.update)
-            elif kind == "summary":
-                _apply(summary, record.summary.update)
-            elif kind == "history":
-                row: dict = {}
-                _apply(row, record.history.item)
-                rows.append(row)
-        runs[run.display_name] = SimpleNamespace(config=config, summary=summary, rows=rows)
-    return runs
+    """Every offline W&B run under ``<results>/wandb/`` by display name."""
+    runs = [read_offline_run(path) for path in results.glob("wandb/offline-run-*/run-*.wandb")]
+    return {run.run.display_name: run for run in runs}
 
 
 def test_each_member_is_a_wandb_run_of_its_own(compose_cfg) -> None:
