@@ -208,8 +208,8 @@ def test_a_cohort_sweep_of_a_model_that_cannot_stack_stops_before_any_job(
                           timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 1 and "Traceback" not in log
-    [line] = [x for x in log.splitlines() if "config error" in x]
-    assert line.endswith("sweep not started: config error: model._target_=mynets.DropNet: cannot train "
+    [line] = [x for x in log.splitlines() if "sweep not launched" in x]
+    assert line.endswith("sweep not launched: model._target_=mynets.DropNet: cannot train "
                          "as a cohort: module '3' (Dropout, p=0.2) draws random numbers, which a cohort "
                          "cannot draw as each single run draws them; use cohort=1 to train these runs "
                          "one by one")
