@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import torch
@@ -78,14 +78,14 @@ def seconds_per_step(device: torch.device, steps: int, step: Callable[[], None])
     return (time.perf_counter() - start) / steps
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="2 members, 2 steps, 1 repeat")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     k, steps, repeats = (2, 2, 1) if args.quick else (args.members, args.steps, args.repeats)
     device = torch.device(args.device)
     print(f"K={k}, {steps} steps of batch 64, median of {repeats}, {device}, "
