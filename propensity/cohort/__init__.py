@@ -3,11 +3,13 @@
 The paper's grid (section 3.1) repeats every configuration over init and data seeds; those
 runs differ only in their seeds, so a cohort trains them together (`fit`) and sweeps their
 pruning levels together (`walk`), each member reproducing its single run up to float
-summation order. `memory` says how many members fit on a device at once; which jobs of a
+summation order. The paper's classes stack by hand (`stacked`), any other model generically
+(`functional`, ``torch.func.vmap``). `memory` says how many members fit on a device at once; which jobs of a
 multirun form a cohort is the launcher's business (`propensity.launch.grouping`).
 """
 
 from propensity.cohort.fit import EpochEnd, FitResult, Limits, Member, fit
+from propensity.cohort.functional import FunctionalStack, stack_problem
 from propensity.cohort.pool import Pool
 from propensity.cohort.prune import walk
 from propensity.cohort.stacked import StackedModel, stack, stackable, unstack
@@ -15,12 +17,14 @@ from propensity.cohort.stacked import StackedModel, stack, stackable, unstack
 __all__ = [
     "EpochEnd",
     "FitResult",
+    "FunctionalStack",
     "Limits",
     "Member",
     "Pool",
     "StackedModel",
     "fit",
     "stack",
+    "stack_problem",
     "stackable",
     "unstack",
     "walk",

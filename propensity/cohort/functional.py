@@ -79,7 +79,7 @@ def stack_problem(model: nn.Module, input_shape: Sequence[int] | None = None) ->
     module; None when they can.
 
     With `input_shape`, a two-member stack of copies of `model` also takes one training step
-    (forward and backward on two zero inputs) and one evaluation forward, on the CPU, so a
+    (forward and backward on two zero inputs) and one evaluation forward, on its device, so a
     forward that fails under ``vmap`` is found before any training; the module named is the
     innermost one whose forward was running.
     """
@@ -97,8 +97,9 @@ def stack_problem(model: nn.Module, input_shape: Sequence[int] | None = None) ->
         running.pop()
 
     handles = [h for m in names for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    x = torch.zeros(2, 2, *input_shape, dtype=dtype)
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    x = torch.zeros(2, 2, *input_shape, dtype=first.dtype if first is not None else torch.float32,
+                    device=first.device if first is not None else "cpu")
     try:
         probe.train()
         probe(x).float().sum().backward()

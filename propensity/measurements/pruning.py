@@ -19,7 +19,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from propensity.cohort import stackable, walk
+from propensity.cohort import walk
+from propensity.cohort.functional import stack_problem
+from propensity.cohort.stacked import hand_written
 from propensity.pruning import measure
 from propensity.pruning.criteria import criterion_plans
 from propensity.pruning.effective_density import summarize
@@ -107,7 +109,7 @@ def _trajectories(
     data = [[s.val for s in splits]] + ([[s.test for s in splits]] if test else [])  # type: ignore[misc]
     sizes = [len(split[0][0]) for split in data]
     batched = len(models) > 1 or levels_at_once > 1
-    if batched and all(stackable(m) for m in models) and _one_class(models):
+    if batched and _stack(models, tuple(data[0][0][0].shape[1:])):
         totals = walk(models, plans, data, batch_size, levels_at_once)  # seed x level x member x split x 2
         per_model = [totals[:, :, k] for k in range(len(models))]
     else:
@@ -116,5 +118,10 @@ def _trajectories(
     return [assemble(plans[0][k], runs, sizes, name, test) for k, runs in enumerate(per_model)]
 
 
-def _one_class(models: Sequence[nn.Module]) -> bool:
-    return len({type(m) for m in models}) == 1
+def _stack(models: Sequence[nn.Module], input_shape: tuple[int, ...]) -> bool:
+    """Whether the models walk as one stack: one class, hand-written or one the generic stack
+    runs (probed on `input_shape`: a single run's own model with ``levels_at_once`` > 1 was
+    never checked before training); otherwise each model walks alone, as a single run."""
+    if len({type(m) for m in models}) != 1:
+        return False
+    return hand_written(models[0]) or stack_problem(models[0], input_shape) is None

@@ -212,3 +212,18 @@ def test_a_generic_cuda_cohort_computes_its_members_on_cuda() -> None:
                 torch.testing.assert_close(cohort.tensor(name).grad[k], param.grad, msg=name)
             for name, buffer in single.named_buffers():
                 torch.testing.assert_close(cohort.tensor(name)[k], buffer, msg=name)
+
+
+def test_a_model_vmap_cannot_run_walks_alone_whatever_levels_at_once() -> None:
+    """A single run's own model is walked L levels a forward as a stack of L copies; one whose
+    forward fails under vmap walks alone instead, with the same trajectory."""
+    from propensity.measurements import MemberSplits, measure_pruning
+    from propensity.pruning import PruningSettings
+
+    model = initialize(ItemNet(1.0, SHAPE), "glorot", 0)
+    gen = torch.Generator().manual_seed(5)
+    x, y = torch.randn(40, *SHAPE, generator=gen), torch.randint(0, 10, (40,), generator=gen)
+    settings = PruningSettings(step=0.25)
+    one, four = (measure_pruning([model], [MemberSplits((x, y))], settings, levels_at_once=n)[0]
+                 for n in (1, 4))
+    assert one.trajectories[0].to_frame().equals(four.trajectories[0].to_frame())

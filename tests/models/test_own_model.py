@@ -208,9 +208,20 @@ def test_a_cohort_sweep_of_a_model_that_cannot_stack_stops_before_any_job(
                           timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 1 and "Traceback" not in log
-    [line] = [x for x in log.splitlines() if "config error" in x]
-    assert line.endswith("sweep not started: config error: model._target_=mynets.DropNet: cannot train "
+    [line] = [x for x in log.splitlines() if "sweep not launched" in x]
+    assert line.endswith("sweep not launched: model._target_=mynets.DropNet: cannot train "
                          "as a cohort: module '3' (Dropout, p=0.2) draws random numbers, which a cohort "
                          "cannot draw as each single run draws them; use cohort=1 to train these runs "
                          "one by one")
     assert not (tmp_path / "r").exists() and not list(tmp_path.glob("multirun/*/*/0"))
+
+
+def test_the_run_key_covers_the_model_target_and_its_arguments(mynets: Path, compose_cfg) -> None:
+    from propensity.identity import run_key
+
+    paper, own = compose_cfg(), compose_cfg("model._target_=mynets.TanhNet")
+    assert run_key(own).startswith("tanhnet-") and run_key(own)[8:] != run_key(paper)[4:]
+    vit = run_key(compose_cfg("model=vit"))
+    assert run_key(compose_cfg("model=vit", "model.depth=4")) == vit  # the default: same run
+    assert run_key(compose_cfg("model=vit", "model.depth=2")) != vit
+    assert run_key(compose_cfg("model=vit", "model.patch_size=7")) != vit
