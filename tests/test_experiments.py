@@ -32,7 +32,8 @@ SMALL = ["width=0.1", "stop.max_epochs=1", "logger=none", "data.train_size=256",
 
 
 def test_every_experiment_is_tested():
-    assert {"mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd", "quickstart"} <= set(EXPERIMENTS)
+    paper = {"mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd"}
+    assert paper | {"quickstart", "vit_adam"} <= set(EXPERIMENTS)
 
 
 @pytest.mark.parametrize("experiment", CASES)
@@ -54,7 +55,7 @@ def test_experiment_composes_and_trains_on_data_of_its_shape(experiment, compose
         assert record.effective_density is not None and 0 <= record.effective_density <= 1
 
 
-@pytest.mark.parametrize("experiment", ["mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd"])
+@pytest.mark.parametrize("experiment", ["mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd", "vit_adam"])
 def test_paper_grids_run_as_cohorts_of_one_data_seed(experiment) -> None:
     """The multirun of a paper regime: every cell's 50 seeds in 5 cohorts of 10 init seeds."""
     from hydra import compose, initialize_config_dir
@@ -73,3 +74,17 @@ def test_paper_grids_run_as_cohorts_of_one_data_seed(experiment) -> None:
         [members] = [a.split("=", 1)[1] for a in job if a.startswith(f"+{MEMBERS_KEY}=")]
         pairs = [tuple(map(int, p.split(","))) for p in members[2:-2].split("],[")]
         assert sorted(i for i, _ in pairs) == list(range(10)) and len({d for _, d in pairs}) == 1
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "svhn", "cifar100"])
+@pytest.mark.parametrize("model", ["mlp", "vit"])
+def test_each_data_set_composes_with_a_model_and_trains_on_data_of_its_shape(name: str, model: str,
+                                                                              compose_cfg) -> None:
+    data = build(compose_cfg(f"data={name}").data)  # builds, loads nothing
+    shape = ",".join(str(d) for d in data.input_shape)
+    cfg = compose_cfg(f"model={model}", "data=synthetic", f"data.input_shape=[{shape}]",
+                      f"data.num_classes={data.num_classes}", "data.train_size=128", "data.val_size=32",
+                      "data.test_size=32", "width=0.1", "stop=epochs", "stop.max_epochs=1", "logger=none",
+                      "pruning.step=0.25", *(["model.depth=1"] if model == "vit" else []))
+    record = train(cfg)
+    assert record.epochs_trained == 1 and record.status in ("finished", "untrained"), record.error

@@ -98,7 +98,7 @@ def test_make_train_passes_its_args_to_the_entry_point() -> None:
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("propensity-train model=", {"model=mlp", "model=conv2", "model=resnet"}),
+    ("propensity-train model=", {"model=mlp", "model=conv2", "model=resnet", "model=vit"}),
     ("propensity-train experiment=mlp", {"experiment=mlp_sgd"}),
 ])
 def test_shell_completion_lists_the_group_options(tmp_path: Path, line: str, expected: set[str]) -> None:

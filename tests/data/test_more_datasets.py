@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from propensity.config.build import build
 from propensity.data import CIFAR100DataModule, DatasetNotFoundError, FashionMNISTDataModule, SVHNDataModule
 from propensity.run.recipe import train
 from tests.data.conftest import write_cifar100, write_fashion_mnist, write_svhn
@@ -103,17 +102,3 @@ def test_each_composes_and_trains_on_its_generated_files(name: str, compose_cfg,
     record = train(cfg)
     assert record.data == name and record.epochs_trained == 1
     assert record.status in ("finished", "untrained"), record.error
-
-
-@pytest.mark.parametrize("name", CASES)
-@pytest.mark.parametrize("model", ["mlp", "vit"])
-def test_composes_with_a_model_and_trains_on_synthetic_data_of_its_shape(name: str, model: str,
-                                                                        compose_cfg) -> None:
-    data = build(compose_cfg(f"data={name}").data)  # builds, loads nothing
-    shape = ",".join(str(d) for d in data.input_shape)
-    cfg = compose_cfg(f"model={model}", "data=synthetic", f"data.input_shape=[{shape}]",
-                      f"data.num_classes={data.num_classes}", "data.train_size=128", "data.val_size=32",
-                      "data.test_size=32", "width=0.1", "stop=epochs", "stop.max_epochs=1", "logger=none",
-                      "pruning.step=0.25", *(["model.depth=1"] if model == "vit" else []))
-    record = train(cfg)
-    assert record.epochs_trained == 1 and record.status in ("finished", "untrained"), record.error
