@@ -7,10 +7,10 @@ alike (median of ``--repeats``):
 - the baseline: the magnitude sweep of one model, 51 levels on ``--val`` validation samples
   (`propensity.pruning.measure.measure_trajectory`, the paper's measurement);
 - each score of one model (`propensity.pruning.scores`): SNIP and OBD on ``--samples``
-  training samples (``pruning.score_samples``), SynFlow data-free; and the shuffled-free
-  rest of a criterion (ranking and allocation, `allocation.allocate` with LAMP, the most work);
-- SNIP and OBD of a cohort of ``--members`` models in one batched call against the same
-  models scored one by one.
+  training samples (``pruning.score_samples``), SynFlow data-free; and the rest of a
+  criterion's plan (ranking and allocation: `allocation.allocate` with LAMP, the most work);
+- SNIP of a cohort of ``--members`` models in one batched call against the same models scored
+  one by one (OBD scores members one by one either way).
 
 It prints seconds and each score's time as a ratio of the magnitude sweep measured in the
 same run. The weights are an initialisation, not trained ones: the cost does not depend on
@@ -62,9 +62,6 @@ def bench(name: str, make: Callable[[int], nn.Module], shape: tuple[int, ...],
         f"snip, {args.members} members batched": lambda: scores("snip", models, train),
         f"snip, {args.members} members one by one": lambda: [scores("snip", [m], [t])
                                                            for m, t in zip(models, train, strict=True)],
-        f"obd, {args.members} members batched": lambda: scores("obd", models, train),
-        f"obd, {args.members} members one by one": lambda: [scores("obd", [m], [t])
-                                                          for m, t in zip(models, train, strict=True)],
     }
     times: dict[str, list[float]] = {case: [] for case in cases}
     for _ in range(args.repeats):
