@@ -17,12 +17,12 @@ import warnings
 
 import lightning as L
 import torch
-from propensity.module import Classifier
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from propensity.data import SyntheticDataModule
 from propensity.models import MLP, initialize
+from propensity.module import Classifier
 
 
 def plain_tensors(x: torch.Tensor, y: torch.Tensor, batch: int) -> None:
