@@ -184,10 +184,16 @@ def _squared_gradients(module: nn.Module, a: torch.Tensor, delta: torch.Tensor) 
             raise ValueError("OBD's Hessian diagonal needs dense layers on flat inputs")
         return delta.square().T @ a.square()
     assert isinstance(module, nn.Conv2d)
-    unfolded = F.unfold(a, module.kernel_size, module.dilation, module.padding,  # type: ignore[arg-type]
-                        module.stride)  # type: ignore[arg-type]
-    per_sample = torch.bmm(delta.flatten(2), unfolded.transpose(1, 2))  # n x out x in*kh*kw
-    return per_sample.square().sum(dim=0).view_as(module.weight)
+    total = torch.zeros_like(module.weight)
+    positions = delta[0].numel() // delta.shape[1]
+    # unfolded inputs and per-sample gradients of a few samples at a time: bounded memory
+    size = max(1, GRADIENT_ELEMENTS // max(module.weight.numel(), module.weight[0].numel() * positions))
+    for part in _chunks(len(a), size):
+        unfolded = F.unfold(a[part], module.kernel_size, module.dilation,  # type: ignore[arg-type]
+                            module.padding, module.stride)  # type: ignore[arg-type]
+        per_sample = torch.bmm(delta[part].flatten(2), unfolded.transpose(1, 2))  # n x out x in*kh*kw
+        total += per_sample.square().sum(dim=0).view_as(module.weight)
+    return total
 
 
 def synflow(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[LayerScores]:

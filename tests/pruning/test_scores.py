@@ -139,3 +139,17 @@ def test_scores_of_frozen_weights_are_those_of_trainable_ones(one_thread):
     for name, want in expected.items():
         for got, w in zip(scores(name, [model], [(x, y)])[0], want, strict=True):
             torch.testing.assert_close(got, w, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("kind", ["conv2", "resnet"])
+def test_obd_in_small_pieces_is_obd_at_once(kind, monkeypatch, one_thread):
+    """The memory bound splits samples into batches and convolutions' per-sample gradients into
+    pieces; the sums are the same up to float64 rounding of their order."""
+    from propensity.pruning import scores as module
+
+    model = _tiny(kind)
+    x, y = _data(model)
+    whole = obd([model], [(x, y)])[0]
+    monkeypatch.setattr(module, "GRADIENT_ELEMENTS", 1)
+    for a, b in zip(obd([model], [(x, y)])[0], whole, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15 * float(b.abs().max()))
