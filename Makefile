@@ -35,6 +35,7 @@ demo: install                             ## quickstart sweep on the embedded di
 bench: install                            ## speed benchmarks (ratios against baselines run alongside)
 	$(BIN)/python benchmarks/train_epoch.py
 	$(BIN)/python benchmarks/prune_trajectory.py
+	$(BIN)/python benchmarks/pruning_scores.py
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -19,13 +19,15 @@ import re
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from propensity.analysis.density import pruning_trajectories
 from propensity.analysis.model_types import complete_runs
 from propensity.analysis.panels import errorbars_by_width, figure_per_model_type, say
 from propensity.analysis.significance import holm, paired_test
-from propensity.pruning.registry import METHOD_NAMES, REFERENCE
+from propensity.pruning.registry import METHOD_NAMES, METHODS, REFERENCE
 
 # Display order: the registry's (the paper's method first, then the baselines).
 METHOD_ORDER = METHOD_NAMES
@@ -36,6 +38,11 @@ METHOD_COLOURS = {
     "global_magnitude": "#ff7f0e",
     "edge_popup": "#2ca02c",
 }
+# The criteria beyond magnitude (section 6) in tab20b's colours, their random controls in
+# tab20c's, registry order: no two share a colour, nor one with the four above.
+for _palette, _drawn in (("tab20b", False), ("tab20c", True)):
+    _names = [m for m in METHOD_ORDER if m not in METHOD_COLOURS and METHODS[m].random is _drawn]
+    METHOD_COLOURS |= {m: to_hex(colormaps[_palette](i % 20)) for i, m in enumerate(_names)}
 KEYS = ("model_type", "width")
 
 

@@ -9,8 +9,10 @@ smallest is pruned first.
 Every score returns, per model, one tensor per prunable layer (`prunable_weights` order) of the
 weight's shape. The gradient scores (SNIP, OBD) read a seeded sample of ``samples`` training
 examples (`sample`) at the trained weights, with the model in eval mode (BatchNorm uses its
-running statistics: the state in which the pruned model is evaluated), and are batched over the
-members of a cohort with ``torch.func.vmap`` over their stacked parameters.
+running statistics: the state in which the pruned model is evaluated). SNIP is batched over the
+members of a cohort with ``torch.func.vmap`` over their stacked parameters; OBD scores members
+one after another, each batched over its samples (its per-layer sums of squared per-sample
+gradients are matmuls that a vmap over members would not make fewer).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ LayerScores = list[torch.Tensor]
 GRADIENT_ELEMENTS = 2**25
 # Samples a forward of SNIP's pass (the sum of the gradients does not depend on it but for rounding).
 SNIP_BATCH = 1024
+# Samples a forward of OBD's passes, fewer where a convolution's per-sample gradients are large.
+OBD_BATCH = 256
 
 
 def sample(x: torch.Tensor, y: torch.Tensor, samples: int, seed: int) -> Split:
@@ -112,41 +116,84 @@ def obd(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[Layer
     along one weight is zero almost everywhere and the Hessian's diagonal equals that of the
     Gauss-Newton matrix J^T H_z J, H_z = diag(p) - p p^T the softmax cross-entropy's Hessian in
     the logits. H_z = S S^T with the columns s_c = sqrt(p_c) (e_c - p), so
-    H_ii = mean over samples of sum_c (J^T s_c)_i^2: per sample, one backward pass per class
-    (vmapped over samples, classes and members). On a network with curved activations this
-    would be the Gauss-Newton approximation; LeCun et al. used the same Gauss-Newton (their
-    "Levenberg-Marquardt") approximation for its sigmoid networks. Departure: OBD prunes,
-    retrains and repeats; here it scores once, after training, without retraining (section 3.2).
+    H_ii = mean over samples n of sum_c (J_n^T s_nc)_i^2. Per class c, one backward pass of the
+    batch gives every layer's output gradient delta_n; a sample's weight gradient is then
+    delta_n a_n^T for a dense layer (so the sum of squares is one matmul, (delta^2)^T a^2) and
+    sum over positions of delta_n,p u_n,p^T for a convolution (u: the unfolded input; squared per
+    sample). On a network with curved activations this would be the Gauss-Newton approximation;
+    LeCun et al. used the same Gauss-Newton ("Levenberg-Marquardt") approximation for their
+    sigmoid networks. Departure: OBD prunes, retrains and repeats; here it scores once, after
+    training, without retraining (section 3.2). Members are scored one after another: per
+    sample it is one forward and one backward per class, the work of C (classes) SNIP passes.
     """
     samples = _check_data(models, data, "OBD")
-    template, params, buffers, names = _stacked(models)
-    n = len(samples[0][0])
-    x = torch.stack([s[0] for s in samples])
+    return [_obd_one(model, x) for model, (x, _) in zip(models, samples, strict=True)]
 
-    def logits(p: dict, b: dict, xs: torch.Tensor) -> torch.Tensor:
-        return functional_call(template, (p, b), (xs,))
 
-    def projected(p: dict, b: dict, xi: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return (logits(p, b, xi.unsqueeze(0))[0] * s).sum()
+def _layers(model: nn.Module) -> list[nn.Module]:
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if len(layers) != len(prunable_weights(model)) or any(
+            isinstance(m, nn.Conv2d) and m.groups != 1 for m in layers):
+        raise ValueError("OBD's Hessian diagonal knows Linear and ungrouped Conv2d layers only")
+    return layers
 
-    # member -> (sample, class) pairs -> J^T s of one pair
-    per_pair = vmap(vmap(grad(projected), in_dims=(None, None, 0, 0)), in_dims=(0, 0, 0, 0))
-    with torch.no_grad():
-        p = torch.softmax(vmap(logits)(params, buffers, x), dim=-1)  # K x n x C
-    classes = p.shape[-1]
-    eye = torch.eye(classes, device=p.device, dtype=p.dtype)
-    s = p.sqrt().unsqueeze(-1) * (eye - p.unsqueeze(-2))  # K x n x C(c) x C(logit): row c is s_c
-    pairs_x = x.repeat_interleave(classes, dim=1)  # K x (n C) x ...
-    pairs_s = s.reshape(len(models), n * classes, classes)
-    diagonal = {name: torch.zeros_like(params[name]) for name in names}
-    member_elements = sum(v[0].numel() for v in params.values()) * len(models)
-    size = max(1, GRADIENT_ELEMENTS // max(1, member_elements))
-    for part in _chunks(n * classes, size):
-        g = per_pair(params, buffers, pairs_x[:, part], pairs_s[:, part])
-        for name in names:
-            diagonal[name] += g[name].square().sum(dim=1)
-    return [[(0.5 * diagonal[name][k] / n * params[name][k].square()).abs() for name in names]
-            for k in range(len(models))]
+
+def _obd_one(model: nn.Module, x: torch.Tensor) -> LayerScores:
+    layers = _layers(model)
+    diagonal = [torch.zeros_like(m.weight, dtype=torch.float64 if m.weight.dtype == torch.float64
+                                 else torch.float32) for m in layers]
+    largest = max(m.weight.numel() for m in layers if isinstance(m, nn.Conv2d)) if any(
+        isinstance(m, nn.Conv2d) for m in layers) else 1
+    batch = max(1, min(OBD_BATCH, GRADIENT_ELEMENTS // largest))
+    seen: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def keep(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        if module in seen:
+            raise ValueError("OBD's Hessian diagonal needs each layer called once per forward")
+        seen[module] = (inputs[0].detach(), output)
+
+    handles = [m.register_forward_hook(keep) for m in layers]
+    try:
+        with torch.enable_grad():
+            frozen = not any(w.requires_grad for w in (m.weight for m in layers))
+            for part in _chunks(len(x), batch):
+                seen.clear()
+                # frozen weights: the layer outputs still need a graph, so the input carries one
+                z = model(x[part].detach().requires_grad_() if frozen else x[part])
+                p = torch.softmax(z.detach(), dim=1)
+                outputs = [seen[m][1] for m in layers]
+                for c in range(z.shape[1]):
+                    s = p[:, c : c + 1].sqrt() * (F.one_hot(torch.tensor(c), z.shape[1]).to(p) - p)
+                    deltas = torch.autograd.grad((z * s).sum(), outputs, retain_graph=c + 1 < z.shape[1])
+                    for i, (m, delta) in enumerate(zip(layers, deltas, strict=True)):
+                        diagonal[i] += _squared_gradients(m, seen[m][0], delta.detach())
+    finally:
+        for h in handles:
+            h.remove()
+        seen.clear()
+    n = len(x)
+    return [(0.5 * d / n * m.weight.detach().square()).abs().to(m.weight.dtype)
+            for m, d in zip(layers, diagonal, strict=True)]
+
+
+def _squared_gradients(module: nn.Module, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """Sum over the batch of each sample's weight gradient squared, given the layer's input `a`
+    and output gradient `delta`."""
+    if isinstance(module, nn.Linear):
+        if a.dim() != 2:
+            raise ValueError("OBD's Hessian diagonal needs dense layers on flat inputs")
+        return delta.square().T @ a.square()
+    assert isinstance(module, nn.Conv2d)
+    total = torch.zeros_like(module.weight)
+    positions = delta[0].numel() // delta.shape[1]
+    # unfolded inputs and per-sample gradients of a few samples at a time: bounded memory
+    size = max(1, GRADIENT_ELEMENTS // max(module.weight.numel(), module.weight[0].numel() * positions))
+    for part in _chunks(len(a), size):
+        unfolded = F.unfold(a[part], module.kernel_size, module.dilation,  # type: ignore[arg-type]
+                            module.padding, module.stride)  # type: ignore[arg-type]
+        per_sample = torch.bmm(delta[part].flatten(2), unfolded.transpose(1, 2))  # n x out x in*kh*kw
+        total += per_sample.square().sum(dim=0).view_as(module.weight)
+    return total
 
 
 def synflow(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[LayerScores]:
@@ -171,7 +218,7 @@ def synflow(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[L
                 if tensor.is_floating_point():
                     tensor.abs_()
         ones = torch.ones((1, *split[0].shape[1:]), dtype=torch.float64, device=split[0].device)
-        weights = [w for _, w in prunable_weights(linear)]
+        weights = [w.requires_grad_() for _, w in prunable_weights(linear)]
         flow = linear(ones).sum()
         grads = torch.autograd.grad(flow, weights)
         out.append([(w * g).detach().abs() for w, g in zip(weights, grads, strict=True)])

@@ -18,8 +18,9 @@ ResNet: the identity shortcuts add the stem's channels to every block's output, 
 of that residual stream is one unit across the stem and the three blocks' second
 convolutions (its incoming weights are all of theirs; it is zero everywhere or nowhere). Each
 block's inner channels are units of their own. With BatchNorm the norm of a convolution's
-weights is partly arbitrary (BatchNorm rescales it); the incoming norm is kept for all three
-architectures so the criterion is one, as the task states it.
+weights is partly arbitrary (BatchNorm rescales it; Torch-Pruning's BN-scale criterion ranks by
+|gamma| instead); the incoming norm is kept for all three architectures, so that whole units
+are one criterion across them.
 """
 
 from __future__ import annotations

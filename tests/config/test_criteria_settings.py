@@ -32,3 +32,9 @@ def test_the_score_settings_at_their_defaults_keep_the_run_key(compose_cfg):
     plain = compose_cfg(*FAST)
     assert run_key(plain) == run_key(compose_cfg(*FAST, "pruning.score_samples=256", "pruning.score_seed=0"))
     assert run_key(plain) != run_key(compose_cfg(*FAST, "pruning.score_samples=128"))
+
+
+def test_the_criteria_experiment_sweeps_every_registered_criterion(compose_cfg):
+    cfg = compose_cfg("experiment=criteria")
+    validate(cfg)
+    assert set(cfg.pruning.baselines) == set(METHODS) - {"magnitude", "edge_popup"}

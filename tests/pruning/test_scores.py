@@ -74,22 +74,16 @@ def test_obd_uses_the_exact_hessian_diagonal_of_torch_autograd(kind, one_thread)
         torch.testing.assert_close(score, expected.abs(), rtol=1e-9, atol=1e-12 * float(expected.abs().max()))
 
 
-def test_obd_of_a_cohort_is_each_members_own(one_thread):
-    a, b = _tiny("mlp", 0), _tiny("mlp", 1)
+@pytest.mark.parametrize("score", [snip, obd])
+@pytest.mark.parametrize("kind", ["mlp", "conv2", "resnet"])
+def test_a_cohorts_scores_are_each_members_own(kind, score, one_thread):
+    a, b = _tiny(kind, 0), _tiny(kind, 1)
     (xa, ya), (xb, yb) = _data(a, seed=2), _data(b, seed=3)
-    together = obd([a, b], [(xa, ya), (xb, yb)])
-    for model, data, scores_of in ((a, (xa, ya), together[0]), (b, (xb, yb), together[1])):
-        for s, t in zip(scores_of, obd([model], [data])[0], strict=True):
-            torch.testing.assert_close(s, t, rtol=1e-12, atol=0.0)
-
-
-def test_snip_of_a_cohort_is_each_members_own(one_thread):
-    a, b = _tiny("conv2", 0), _tiny("conv2", 1)
-    (xa, ya), (xb, yb) = _data(a, seed=2), _data(b, seed=3)
-    together = snip([a, b], [(xa, ya), (xb, yb)])
+    together = score([a, b], [(xa, ya), (xb, yb)])
     for scores_of, model, data in ((together[0], a, (xa, ya)), (together[1], b, (xb, yb))):
-        for s, t in zip(scores_of, snip([model], [data])[0], strict=True):
-            torch.testing.assert_close(s, t, rtol=1e-12, atol=1e-15)
+        for s, t in zip(scores_of, score([model], [data])[0], strict=True):
+            # the same float64 operations member by member: rounding far below 1e-12
+            torch.testing.assert_close(s, t, rtol=1e-12, atol=1e-15 * float(t.abs().max()))
 
 
 def test_synflow_is_the_gradient_of_the_path_sum_of_absolute_weights(one_thread):
@@ -134,3 +128,28 @@ def test_the_sample_is_seeded_and_capped_at_the_split():
     assert len(sample(x, y, 100, seed=0)[0]) == 10
     with pytest.raises(ValueError, match="score_samples"):
         sample(x, y, 0, seed=0)
+
+
+def test_scores_of_frozen_weights_are_those_of_trainable_ones(one_thread):
+    model = _tiny("conv2")
+    x, y = _data(model)
+    expected = {name: scores(name, [model], [(x, y)])[0] for name in ("snip", "obd", "synflow")}
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name, want in expected.items():
+        for got, w in zip(scores(name, [model], [(x, y)])[0], want, strict=True):
+            torch.testing.assert_close(got, w, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("kind", ["conv2", "resnet"])
+def test_obd_in_small_pieces_is_obd_at_once(kind, monkeypatch, one_thread):
+    """The memory bound splits samples into batches and convolutions' per-sample gradients into
+    pieces; the sums are the same up to float64 rounding of their order."""
+    from propensity.pruning import scores as module
+
+    model = _tiny(kind)
+    x, y = _data(model)
+    whole = obd([model], [(x, y)])[0]
+    monkeypatch.setattr(module, "GRADIENT_ELEMENTS", 1)
+    for a, b in zip(obd([model], [(x, y)])[0], whole, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15 * float(b.abs().max()))
