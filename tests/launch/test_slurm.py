@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +39,8 @@ def _cluster_missing() -> str | None:
 
 
 MISSING = _cluster_missing()
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow,
+              pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 
 RUN = ["data=digits", "width=0.1", "stop=epochs", "logger=none", "optim.lr=0.05"]
 ENV = {"SLURM_GPUS_PER_TASK": "0", "SLURM_CPUS_PER_TASK": "1", "SLURM_MEM_GB": "2",
@@ -51,11 +53,30 @@ def _env() -> dict[str, str]:
     return {**env, **ENV}
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _clean_up(tmp_path: Path) -> Iterator[None]:
+    """However a test ends, its jobs are cancelled and its sweeps stopped (without accounting,
+    a sweep whose task was cancelled would wait for it for ever)."""
+    yield
+    tasks = _tasks(tmp_path)
+    if tasks:
+        subprocess.run(["scancel", *tasks], check=False)
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    _STARTED.append(subprocess.Popen(
         [sys.executable, "-m", "propensity.train", "-m", "launcher=slurm", *args,
          f"results_dir={tmp_path / 'r'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return _STARTED[-1]
 
 
 def _finish(process: subprocess.Popen[str], timeout: float = 600) -> str:
@@ -73,7 +94,9 @@ def _records(results: Path) -> list[RunRecord]:
 def _tasks(tmp_path: Path) -> list[str]:
     """The jobs submitit made: ``<array job id>_<task>`` each, or ``<job id>`` for a sweep of one."""
     folder = tmp_path / "sweep" / ".submitit"
-    return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name))
 
 
 def _job_log(tmp_path: Path, task: str) -> str:
@@ -145,10 +168,11 @@ def test_scontrol_requeue_resumes_and_ends_bit_identical(tmp_path: Path) -> None
 
 
 def test_a_task_reaching_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_path: Path) -> None:
-    # One minute a task, signalled 30 s before (slurmctld checks time limits every 30 s, so
-    # the signal comes 30 to 60 s after the start); the run needs more than one attempt.
+    # Two minutes a task, signalled 30 s before: slurmctld sends the signal at its first check
+    # (every 30 s) after the time limit less the delay less 30 s, so 60 to 90 s after the
+    # start, after submitit's handler is installed; the run needs more than one attempt.
     run = [*RUN, "stop.max_epochs=1500", "progress=false"]
-    process = _sweep(tmp_path, *run, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
+    process = _sweep(tmp_path, *run, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30",
                      "hydra.launcher.max_num_timeout=6")
     log = _finish(process, timeout=900)
     [task] = _tasks(tmp_path)
