@@ -235,6 +235,6 @@ def test_a_failing_task_fails_the_sweep_with_one_line_per_failed_job(tmp_path: P
     log = _finish(process)
     assert process.returncode == 1, log[-3000:]
     assert "sweep done: 2 failed, 2 finished (4 jobs)" in log, log[-3000:]
-    failed = [x for x in log.splitlines() if re.search(r"job \d+ failed: ", x)]
+    failed = [x for x in log.splitlines() if re.search(r"job \d+ failed - ", x)]
     assert len(failed) == 2 and all("MNIST" in x and "traceback in " in x for x in failed), failed
     assert "Traceback (most recent call last)" not in log
