@@ -96,7 +96,9 @@ def _tasks(tmp_path: Path) -> list[str]:
     folder = tmp_path / "sweep" / ".submitit"
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name))
+    jobs = sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name))
+    tasks = [j for j in jobs if "_" in j]  # an array's folder holds only its submission script
+    return tasks or jobs
 
 
 def _job_log(tmp_path: Path, task: str) -> str:
