@@ -119,14 +119,19 @@ def _wait_for_epochs(tmp_path: Path, epochs: int, timeout: float = 300) -> Path:
     raise AssertionError(f"no run reached epoch {epochs} in {timeout:.0f}s")
 
 
-def _uninterrupted(tmp_path: Path, *args: str) -> tuple[RunRecord, pd.DataFrame]:
-    """The same run trained in one go, without SLURM."""
-    done = subprocess.run([sys.executable, "-m", "propensity.train", *args,
-                           f"results_dir={tmp_path / 'u'}"], cwd=tmp_path, env=_env(),
+LONG_RUN = [*RUN, "stop.max_epochs=300", "progress=false"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunRecord, pd.DataFrame]:
+    """`LONG_RUN` trained in one go, without SLURM: what an interrupted run must end as."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    done = subprocess.run([sys.executable, "-m", "propensity.train", *LONG_RUN,
+                           f"results_dir={folder / 'u'}"], cwd=folder, env=_env(),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    [record] = _records(tmp_path / "u")
-    return record, pd.read_csv(tmp_path / "u" / "adhoc" / record.run_key / "history.csv")
+    [record] = _records(folder / "u")
+    return record, pd.read_csv(folder / "u" / "adhoc" / record.run_key / "history.csv")
 
 
 def _same_numbers(run_dir: Path, reference: tuple[RunRecord, pd.DataFrame]) -> None:
@@ -154,9 +159,10 @@ def test_a_cohort_sweep_is_one_job_array_and_records_every_member(tmp_path: Path
         assert "srun" not in job_log and "Warning" not in job_log, job_log[-2000:]
 
 
-def test_scontrol_requeue_resumes_and_ends_bit_identical(tmp_path: Path) -> None:
-    run = [*RUN, "stop.max_epochs=300", "progress=false"]
-    process = _sweep(tmp_path, *run)
+def test_scontrol_requeue_resumes_and_ends_bit_identical(
+    tmp_path: Path, uninterrupted: tuple[RunRecord, pd.DataFrame]
+) -> None:
+    process = _sweep(tmp_path, *LONG_RUN)
     run_dir = _wait_for_epochs(tmp_path, 20)
     [task] = _tasks(tmp_path)
     subprocess.run(["scontrol", "requeue", task], check=True)
@@ -166,7 +172,7 @@ def test_scontrol_requeue_resumes_and_ends_bit_identical(tmp_path: Path) -> None
     assert "interrupted by SIGTERM: the run's record says interrupted; SLURM requeued job" in job_log
     assert f"resume {run_dir.name} from " in job_log
     assert RunRecord.load(run_dir / "record.json").status == "finished"
-    _same_numbers(run_dir, _uninterrupted(tmp_path, *run))
+    _same_numbers(run_dir, uninterrupted)
 
 
 def test_a_task_reaching_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_path: Path) -> None:
@@ -198,9 +204,10 @@ def test_a_task_reaching_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_
     assert history.epoch.tolist() == list(range(1, len(history) + 1))
 
 
-def test_scancel_leaves_the_run_interrupted_and_a_rerun_resumes_it(tmp_path: Path) -> None:
-    run = [*RUN, "stop.max_epochs=300", "progress=false"]
-    process = _sweep(tmp_path, *run)
+def test_scancel_leaves_the_run_interrupted_and_a_rerun_resumes_it(
+    tmp_path: Path, uninterrupted: tuple[RunRecord, pd.DataFrame]
+) -> None:
+    process = _sweep(tmp_path, *LONG_RUN)
     run_dir = _wait_for_epochs(tmp_path, 20)
     [task] = _tasks(tmp_path)
     subprocess.run(["scancel", task], check=True)
@@ -216,13 +223,13 @@ def test_scancel_leaves_the_run_interrupted_and_a_rerun_resumes_it(tmp_path: Pat
     _finish(process, timeout=60)
 
     shutil.rmtree(tmp_path / "sweep")
-    again = _sweep(tmp_path, *run)
+    again = _sweep(tmp_path, *LONG_RUN)
     log = _finish(again)
     assert again.returncode == 0, log[-3000:]
     [task] = _tasks(tmp_path)
     assert f"resume {run_dir.name} from " in _job_log(tmp_path, task)
     assert RunRecord.load(run_dir / "record.json").status == "finished"
-    _same_numbers(run_dir, _uninterrupted(tmp_path, *run))
+    _same_numbers(run_dir, uninterrupted)
 
 
 def test_a_failing_task_fails_the_sweep_with_one_line_per_failed_job(tmp_path: Path) -> None:
