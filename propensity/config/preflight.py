@@ -50,9 +50,9 @@ def problems(cfg: DictConfig, cache: Cache | None = None) -> list[str]:
     return found
 
 
-def check(cfg: DictConfig) -> None:
+def check(cfg: DictConfig, cache: Cache | None = None) -> None:
     """Raise `ConfigError` with the first pre-flight problem of `cfg`, if it has one."""
-    found = problems(cfg)
+    found = problems(cfg, cache)
     if found:
         raise ConfigError(found[0])
 

@@ -1,1 +1,2 @@
-"""How jobs are launched: devices per job, the console, and the sweep's summary."""
+"""How jobs are launched: devices per job, SLURM's resources and signals, the console, and the
+sweep's summary."""

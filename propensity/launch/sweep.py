@@ -193,6 +193,6 @@ class SweepSummary(Callback):
         log.info("sweep done: %s (%s) in %s", summary or "no jobs", size, sweep_dir)
         bad = [d for d, outcome in outcomes.items() if outcome in BAD_OUTCOMES]
         for job_dir in bad:  # one line each: under SLURM the jobs' own lines are in their logs
-            log.error("job %s %s: %s", job_dir.name, outcomes[job_dir], failure(job_dir))
+            log.error("job %s %s - %s", job_dir.name, outcomes[job_dir], failure(job_dir))
         if bad:
             raise SystemExit(1)

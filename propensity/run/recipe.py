@@ -80,8 +80,9 @@ def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], li
             else:
                 records[i] = record
         skipped = [i in records for i in range(len(members))]
+        checked: preflight.Cache = {}
         for i in todo:  # before any data loads (a sweep has run these for every job already)
-            preflight.check(members[i].cfg)
+            preflight.check(members[i].cfg, checked)
         limit = max(chunk_plan([members[i] for i in todo]), default=1)
         while todo:  # chunk after chunk, each within the memory budget
             chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +39,8 @@ def _cluster_missing() -> str | None:
 
 
 MISSING = _cluster_missing()
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow,
+              pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 
 RUN = ["data=digits", "width=0.1", "stop=epochs", "logger=none", "optim.lr=0.05"]
 ENV = {"SLURM_GPUS_PER_TASK": "0", "SLURM_CPUS_PER_TASK": "1", "SLURM_MEM_GB": "2",
@@ -51,11 +53,30 @@ def _env() -> dict[str, str]:
     return {**env, **ENV}
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _clean_up(tmp_path: Path) -> Iterator[None]:
+    """However a test ends, its jobs are cancelled and its sweeps stopped (without accounting,
+    a sweep whose task was cancelled would wait for it for ever)."""
+    yield
+    tasks = _tasks(tmp_path)
+    if tasks:
+        subprocess.run(["scancel", *tasks], check=False)
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    _STARTED.append(subprocess.Popen(
         [sys.executable, "-m", "propensity.train", "-m", "launcher=slurm", *args,
          f"results_dir={tmp_path / 'r'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return _STARTED[-1]
 
 
 def _finish(process: subprocess.Popen[str], timeout: float = 600) -> str:
@@ -73,7 +94,11 @@ def _records(results: Path) -> list[RunRecord]:
 def _tasks(tmp_path: Path) -> list[str]:
     """The jobs submitit made: ``<array job id>_<task>`` each, or ``<job id>`` for a sweep of one."""
     folder = tmp_path / "sweep" / ".submitit"
-    return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    jobs = sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name))
+    tasks = [j for j in jobs if "_" in j]  # an array's folder holds only its submission script
+    return tasks or jobs
 
 
 def _job_log(tmp_path: Path, task: str) -> str:
@@ -94,14 +119,19 @@ def _wait_for_epochs(tmp_path: Path, epochs: int, timeout: float = 300) -> Path:
     raise AssertionError(f"no run reached epoch {epochs} in {timeout:.0f}s")
 
 
-def _uninterrupted(tmp_path: Path, *args: str) -> tuple[RunRecord, pd.DataFrame]:
-    """The same run trained in one go, without SLURM."""
-    done = subprocess.run([sys.executable, "-m", "propensity.train", *args,
-                           f"results_dir={tmp_path / 'u'}"], cwd=tmp_path, env=_env(),
+LONG_RUN = [*RUN, "stop.max_epochs=300", "progress=false"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunRecord, pd.DataFrame]:
+    """`LONG_RUN` trained in one go, without SLURM: what an interrupted run must end as."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    done = subprocess.run([sys.executable, "-m", "propensity.train", *LONG_RUN,
+                           f"results_dir={folder / 'u'}"], cwd=folder, env=_env(),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    [record] = _records(tmp_path / "u")
-    return record, pd.read_csv(tmp_path / "u" / "adhoc" / record.run_key / "history.csv")
+    [record] = _records(folder / "u")
+    return record, pd.read_csv(folder / "u" / "adhoc" / record.run_key / "history.csv")
 
 
 def _same_numbers(run_dir: Path, reference: tuple[RunRecord, pd.DataFrame]) -> None:
@@ -129,9 +159,10 @@ def test_a_cohort_sweep_is_one_job_array_and_records_every_member(tmp_path: Path
         assert "srun" not in job_log and "Warning" not in job_log, job_log[-2000:]
 
 
-def test_scontrol_requeue_resumes_and_ends_bit_identical(tmp_path: Path) -> None:
-    run = [*RUN, "stop.max_epochs=300", "progress=false"]
-    process = _sweep(tmp_path, *run)
+def test_scontrol_requeue_resumes_and_ends_bit_identical(
+    tmp_path: Path, uninterrupted: tuple[RunRecord, pd.DataFrame]
+) -> None:
+    process = _sweep(tmp_path, *LONG_RUN)
     run_dir = _wait_for_epochs(tmp_path, 20)
     [task] = _tasks(tmp_path)
     subprocess.run(["scontrol", "requeue", task], check=True)
@@ -141,32 +172,42 @@ def test_scontrol_requeue_resumes_and_ends_bit_identical(tmp_path: Path) -> None
     assert "interrupted by SIGTERM: the run's record says interrupted; SLURM requeued job" in job_log
     assert f"resume {run_dir.name} from " in job_log
     assert RunRecord.load(run_dir / "record.json").status == "finished"
-    _same_numbers(run_dir, _uninterrupted(tmp_path, *run))
+    _same_numbers(run_dir, uninterrupted)
 
 
 def test_a_task_reaching_its_time_limit_is_requeued_by_submitit_and_resumes(tmp_path: Path) -> None:
-    # One minute a task, signalled 30 s before (slurmctld checks time limits every 30 s, so
-    # the signal comes 30 to 60 s after the start); the run needs more than one attempt.
-    run = [*RUN, "stop.max_epochs=1500", "progress=false"]
-    process = _sweep(tmp_path, *run, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
-                     "hydra.launcher.max_num_timeout=6")
-    log = _finish(process, timeout=900)
+    # Two minutes a task, signalled 30 s before: slurmctld sends the signal at its first check
+    # (every 30 s) after the time limit less the delay less 30 s, so 60 to 90 s after the
+    # start, once submitit's handler is installed. The run is far longer than one attempt on
+    # any machine; the test ends once the second attempt has resumed and trained on.
+    run = [*RUN, "stop.max_epochs=100000", "progress=false"]
+    process = _sweep(tmp_path, *run, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30")
+    deadline = time.time() + 400
+    resumed = ""
+    while time.time() < deadline and not resumed:
+        time.sleep(1)
+        tasks = _tasks(tmp_path)
+        resumed = next((line for line in _job_log(tmp_path, tasks[0]).splitlines()
+                        if "[propensity][INFO] - resume " in line), "") if tasks else ""
+    assert process.poll() is None
     [task] = _tasks(tmp_path)
     job_log = _job_log(tmp_path, task)
-    assert process.returncode == 0, log[-2000:] + job_log[-3000:]
-    assert "this job is timed-out" in job_log  # submitit caught the time limit's signal
+    assert resumed, job_log[-3000:]
+    assert "this job is timed-out" in job_log and f"Requeued job {task}" in job_log  # submitit's
     assert "stopped by the launcher (exit -1): the run's record says interrupted; SLURM requeued job" \
         in job_log
-    [record] = _records(tmp_path / "r")
-    assert f"resume {record.run_key} from " in job_log
-    assert record.status == "finished"
-    history = pd.read_csv(tmp_path / "r" / "adhoc" / record.run_key / "history.csv")
-    assert history.epoch.tolist() == list(range(1, 1501))
+    [run_dir] = (tmp_path / "r" / "adhoc").iterdir()
+    assert resumed.endswith(str(run_dir / "checkpoints" / "last.ckpt"))
+    first_attempt = len(pd.read_csv(run_dir / "history.csv"))
+    _wait_for_epochs(tmp_path, first_attempt + 10)  # the second attempt trains on from there
+    history = pd.read_csv(run_dir / "history.csv")
+    assert history.epoch.tolist() == list(range(1, len(history) + 1))
 
 
-def test_scancel_leaves_the_run_interrupted_and_a_rerun_resumes_it(tmp_path: Path) -> None:
-    run = [*RUN, "stop.max_epochs=300", "progress=false"]
-    process = _sweep(tmp_path, *run)
+def test_scancel_leaves_the_run_interrupted_and_a_rerun_resumes_it(
+    tmp_path: Path, uninterrupted: tuple[RunRecord, pd.DataFrame]
+) -> None:
+    process = _sweep(tmp_path, *LONG_RUN)
     run_dir = _wait_for_epochs(tmp_path, 20)
     [task] = _tasks(tmp_path)
     subprocess.run(["scancel", task], check=True)
@@ -182,13 +223,13 @@ def test_scancel_leaves_the_run_interrupted_and_a_rerun_resumes_it(tmp_path: Pat
     _finish(process, timeout=60)
 
     shutil.rmtree(tmp_path / "sweep")
-    again = _sweep(tmp_path, *run)
+    again = _sweep(tmp_path, *LONG_RUN)
     log = _finish(again)
     assert again.returncode == 0, log[-3000:]
     [task] = _tasks(tmp_path)
     assert f"resume {run_dir.name} from " in _job_log(tmp_path, task)
     assert RunRecord.load(run_dir / "record.json").status == "finished"
-    _same_numbers(run_dir, _uninterrupted(tmp_path, *run))
+    _same_numbers(run_dir, uninterrupted)
 
 
 def test_a_failing_task_fails_the_sweep_with_one_line_per_failed_job(tmp_path: Path) -> None:
@@ -203,6 +244,6 @@ def test_a_failing_task_fails_the_sweep_with_one_line_per_failed_job(tmp_path: P
     log = _finish(process)
     assert process.returncode == 1, log[-3000:]
     assert "sweep done: 2 failed, 2 finished (4 jobs)" in log, log[-3000:]
-    failed = [x for x in log.splitlines() if re.search(r"job \d+ failed: ", x)]
+    failed = [x for x in log.splitlines() if re.search(r"job \d+ failed - ", x)]
     assert len(failed) == 2 and all("MNIST" in x and "traceback in " in x for x in failed), failed
     assert "Traceback (most recent call last)" not in log
