@@ -87,12 +87,12 @@ def trajectories(total: int, shift: float, rng: np.random.Generator) -> pd.DataF
     coarse = np.array([1.0, *EDGE_POPUP_DENSITIES])
     acc = accuracy(coarse, DROP_AT["edge_popup"] + shift, rng)
     acc[0] = magnitude.iloc[0]
-    start = [magnitude.get(d, np.nan) if d < 1 else np.nan for d in coarse]
-    start = [s if not np.isnan(s) else 0.5 for s in start]
+    # edge-popup's starting masks are magnitude's (exact where magnitude has the density)
+    start = [float(magnitude.get(d, 0.5)) for d in coarse]
     frames.append(pd.DataFrame({"method": "edge_popup", "level": np.arange(len(coarse)),
                                 "density": coarse, "remaining_weights": np.round(coarse * total),
                                 "val_acc": acc, "val_loss": 2.3 - 2 * acc,
-                                "target_density": coarse, "start_val_acc": [np.nan, *start[1:]],
+                                "target_density": coarse, "start_val_acc": start,
                                 "best_step": 100}))
     return pd.concat(frames, ignore_index=True)
 

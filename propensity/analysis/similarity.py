@@ -152,6 +152,23 @@ def tsne_embedding(
     return tsne.fit_transform(distance.astype(np.float64))
 
 
+# Models a t-SNE panel embeds at most: a picture of thousands of dots is no more readable,
+# and t-SNE's cost would grow faster than the grid; the statistics use every model.
+TSNE_MODELS = 500
+
+
+def tsne_subset(widths: Sequence[float], limit: int = TSNE_MODELS) -> np.ndarray:
+    """Indices (ascending) of at most `limit` models for a t-SNE panel: all of them when
+    they fit, else the first ``limit // widths`` of each width in their given order, so
+    every width keeps the same share of the picture and the choice is reproducible."""
+    widths = np.asarray(widths, dtype=float)
+    if len(widths) <= limit:
+        return np.arange(len(widths))
+    levels = np.unique(widths)
+    per_width = max(1, limit // len(levels))
+    return np.sort(np.concatenate([np.flatnonzero(widths == w)[:per_width] for w in levels]))
+
+
 def load_correctness_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Stack the runs' ``correctness.npz`` into (models x images); also the runs used.
 
