@@ -206,7 +206,9 @@ def core_frame(runs: pd.DataFrame, ed_column: str = "effective_density") -> pd.D
                "never_degraded"]
     if done.empty or ed_column not in done.columns:
         return pd.DataFrame(columns=columns)
-    seeds = done[list(SEED_KEYS)].astype("Int64").astype(str).agg("/".join, axis=1)
+    seeds = done[SEED_KEYS[0]].astype("Int64").astype(str)
+    for key in SEED_KEYS[1:]:
+        seeds = seeds + "/" + done[key].astype("Int64").astype(str)
     frame = done.assign(
         seeds=seeds,
         total_weights=done["total_weights"].astype(float),

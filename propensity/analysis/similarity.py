@@ -178,8 +178,8 @@ def load_correctness_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFram
     from propensity.mechanisms.artifacts import CORRECTNESS, artifact_path, load_correctness
 
     vectors, used = [], []
-    for position, (_, run) in enumerate(runs.iterrows()):
-        path = artifact_path(Path(run["run_dir"]), CORRECTNESS)
+    for position, run_dir in enumerate(runs["run_dir"]):
+        path = artifact_path(Path(run_dir), CORRECTNESS)
         if path.exists():
             vectors.append(load_correctness(path)[0])
             used.append(position)

@@ -36,10 +36,9 @@ def _curves(runs: pd.DataFrame, histories: pd.DataFrame, metric: str, title: str
         for width in widths_of(group):
             keys = group.loc[group["width"] == width, "run_key"]
             members = curves[curves["run_key"].isin(keys)].sort_values(["run_key", "epoch"])
-            lines = [
-                curve[["epoch", metric]].to_numpy(dtype=float)
-                for _, curve in members.groupby("run_key", sort=True)
-            ]
+            run = members["run_key"].to_numpy()
+            cuts = np.flatnonzero(run[1:] != run[:-1]) + 1
+            lines = np.split(members[["epoch", metric]].to_numpy(dtype=float), cuts) if len(run) else []
             # one artist per width, not per run: thousands of runs draw in one pass
             ax.add_collection(LineCollection(
                 [xy for xy in lines if len(xy) > 1], colors=[colours[width]], alpha=0.5,
