@@ -18,7 +18,7 @@ as a user types them (fresh processes, imports included), collect before and aft
 report so load from other processes meets both; the baseline is the faster collect. It
 prints seconds, seconds per run, the peak resident memory of each command, the ratio
 report / collect (the target: at most 2 at N = 2,000) and the growth of the report's time
-per run from the smallest N to the largest (linear: about 1).
+per run from each N to the next (linear: at most about 1).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -215,10 +216,9 @@ def main() -> None:
         finally:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
-    if len(per_run) > 1:
-        small, large = min(per_run), max(per_run)
+    for small, large in pairwise(sorted(per_run)):
         print(f"report time per run at {large} runs / at {small} runs: "
-              f"{per_run[large] / per_run[small]:.2f} (1 = linear growth)")
+              f"{per_run[large] / per_run[small]:.2f} (1 = linear growth, below 1: fixed costs shared)")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
