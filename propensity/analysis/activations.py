@@ -90,7 +90,8 @@ def activation_table(runs: pd.DataFrame) -> pd.DataFrame:
         if not path.exists():
             continue
         keys = {c: run[c] for c in identity}
-        rows.extend({**keys, **row} for row in _layer_rows(load_activation_statistics(path)))
+        stats = load_activation_statistics(path, STATISTICS)  # the class means are not needed
+        rows.extend({**keys, **row} for row in _layer_rows(stats))
     if not rows:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows, columns=columns)

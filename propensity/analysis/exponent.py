@@ -13,7 +13,7 @@ and a data seed (one seed pair, run at every width) are drawn together, so whate
 shares across widths (its data split, its draw of the data order) is not counted as
 independent evidence. It is written by hand rather than with `scipy.stats.bootstrap`, which
 resamples observations, not clusters: each resample draws the seed clusters with replacement
-as one multinomial count vector, and its line is refitted from the drawn clusters' sums of
+(k draws from k clusters, counted per cluster), and its line is refitted from the drawn clusters' sums of
 (1, x, y, x^2, xy), so it is exactly the OLS line of the runs drawn, slope and intercept
 together (the figure's band needs both). The interval is the percentile interval, not BCa:
 BCa's acceleration comes from a jackknife over as few as three seeds, which is unstable, and
@@ -106,9 +106,12 @@ def bootstrap_lines(
     sums = cluster_sums(np.asarray(x, dtype=float), np.asarray(y, dtype=float), seeds)
     k, rng = len(sums), np.random.default_rng(seed)
     drawn = []
-    for start in range(0, resamples, CHUNK):  # bounded memory: CHUNK x clusters counts at a time
+    for start in range(0, resamples, CHUNK):  # bounded memory: CHUNK x clusters at a time
         size = min(CHUNK, resamples - start)
-        drawn.append(rng.multinomial(k, np.full(k, 1.0 / k), size=size) @ sums)
+        picks = rng.integers(0, k, size=(size, k))  # each row: k clusters drawn with replacement
+        offsets = (np.arange(size) * k)[:, None]
+        counts = np.bincount((picks + offsets).ravel(), minlength=size * k).reshape(size, k)
+        drawn.append(counts @ sums)
     return line_from_sums(np.concatenate(drawn) if drawn else np.zeros((0, 5)))
 
 
@@ -203,7 +206,9 @@ def core_frame(runs: pd.DataFrame, ed_column: str = "effective_density") -> pd.D
                "never_degraded"]
     if done.empty or ed_column not in done.columns:
         return pd.DataFrame(columns=columns)
-    seeds = done[list(SEED_KEYS)].astype("Int64").astype(str).agg("/".join, axis=1)
+    seeds = done[SEED_KEYS[0]].astype("Int64").astype(str)
+    for key in SEED_KEYS[1:]:
+        seeds = seeds + "/" + done[key].astype("Int64").astype(str)
     frame = done.assign(
         seeds=seeds,
         total_weights=done["total_weights"].astype(float),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -25,20 +26,20 @@ def lowest_fraction_mask(weight: torch.Tensor, fraction: float = FRACTION) -> to
 
     The same entries as the first ``round(fraction * n)`` of the pruning sweep's stable order
     (:func:`~propensity.pruning.masks.magnitude_order`), so "lowest 40%" here means the
-    weights magnitude pruning would remove first; found by selection (`torch.kthvalue`, the
+    weights magnitude pruning would remove first; found by selection (`numpy.partition`, the
     k-th smallest |w|, then the ties at it in index order) rather than a full sort.
     """
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction={fraction} must be in [0, 1], e.g. 0.4")
-    magnitude = weight.detach().cpu().reshape(-1).abs()
-    k = round(fraction * magnitude.numel())
+    magnitude = weight.detach().cpu().reshape(-1).abs().numpy()
+    k = round(fraction * magnitude.size)
     if k == 0:
         return torch.zeros(weight.shape, dtype=torch.bool)
-    kth = torch.kthvalue(magnitude, k).values
+    kth = np.partition(magnitude, k - 1)[k - 1]
     below = magnitude < kth
     ties = magnitude == kth
-    mask = below | (ties & (torch.cumsum(ties, 0) <= k - int(below.sum())))
-    return mask.view(weight.shape)
+    mask = below | (ties & (np.cumsum(ties) <= k - int(below.sum())))
+    return torch.from_numpy(mask).view(weight.shape)
 
 
 def layer_overlap(initial: torch.Tensor, final: torch.Tensor, fraction: float = FRACTION) -> float:

@@ -118,8 +118,8 @@ def _exact_runs(grid: pd.DataFrame, steps: pd.DataFrame) -> set[str]:
         suffixes=("", "_magnitude"),
     )
     agree = np.isclose(both["start_val_acc"], both["val_acc_magnitude"], atol=1e-9, rtol=1e-5)
-    disagreeing = set(both.loc[~agree, "run_key"])
-    return {key for key in candidates if key in set(magnitude["run_key"]) and key not in disagreeing}
+    with_magnitude = set(magnitude["run_key"]) - set(both.loc[~agree, "run_key"])
+    return {key for key in candidates if key in with_magnitude}
 
 
 def shared_grid_frame(runs: pd.DataFrame, trajectories: pd.DataFrame) -> pd.DataFrame:

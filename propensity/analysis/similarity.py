@@ -47,47 +47,66 @@ def agreement_matrix(correct: np.ndarray) -> np.ndarray:
     return 1.0 - hamming_matrix(c) / c.shape[1]
 
 
+def _group_sums(correct: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per labelling and group: the summed correct counts S_g (B x g) and the summed
+    correctness vectors C_g (B x g x images) of the group's models, as float64 products of
+    0/1 entries: exact integers far below 2^53."""
+    batch, n, groups = onehot.shape
+    ones = correct.sum(axis=1)
+    totals = np.einsum("bng,n->bg", onehot, ones)
+    vectors = (onehot.transpose(0, 2, 1).reshape(batch * groups, n) @ correct)
+    return totals, vectors.reshape(batch, groups, -1)
+
+
 def width_distance_table(correct: np.ndarray, widths: Sequence[float]) -> pd.DataFrame:
-    """(width x width) mean pairwise Hamming distance; the diagonal excludes self-pairs."""
-    distance = hamming_matrix(correct)
+    """(width x width) mean pairwise Hamming distance; the diagonal excludes self-pairs.
+
+    From group sums, never the models x models matrix: with o_i the images model i gets
+    right and c_i its correctness vector, d_ij = o_i + o_j - 2 c_i.c_j, so the distances
+    between groups a and b sum to n_b S_a + n_a S_b - 2 C_a.C_b (S: summed o, C: summed c;
+    the self-pairs of a group add nothing). Integer sums, exact in float64: the means are
+    the pair-by-pair means bit for bit."""
+    c = _matrix(correct).astype(np.float64)
     widths = np.asarray(widths)
     levels = np.unique(widths)
+    onehot = (widths[None, :, None] == levels[None, None, :]).astype(np.float64)
+    totals, vectors = (x[0] for x in _group_sums(c, onehot))
+    sizes = onehot[0].sum(axis=0)
     table = pd.DataFrame(index=pd.Index(levels, name="width"), columns=levels, dtype=float)
-    for a in levels:
-        for b in levels:
-            block = distance[np.ix_(widths == a, widths == b)]
-            if a == b:
-                block = block[~np.eye(len(block), dtype=bool)]
-            table.loc[a, b] = block.mean() if block.size else np.nan
+    for i, a in enumerate(levels):
+        for j, b in enumerate(levels):
+            total = sizes[j] * totals[i] + sizes[i] * totals[j] - 2 * vectors[i] @ vectors[j]
+            pairs = sizes[i] * (sizes[i] - 1) if i == j else sizes[i] * sizes[j]
+            table.loc[a, b] = total / pairs if pairs else np.nan
     return table
 
 
-# Relabellings whose within-width sums are computed in one matrix product.
+# Relabellings scored in one matrix product.
 BATCH = 64
 
 
-def _pair_means(distance: np.ndarray, labellings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of `labellings` (a width per model), the mean distance over distinct pairs
-    of equal width and over pairs of different width (NaN where there are none).
+def _pair_means(correct: np.ndarray, labellings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `labellings` (a width per model), the mean Hamming distance over
+    distinct pairs of equal width and over pairs of different width (NaN where none).
 
-    The within-width sum is half of sum_g 1_g' D 1_g, one product of D (float64) with the
-    one-hot labels; the across sum is the total less it. A relabelling keeps both pair
-    counts. The distances are integers, so every sum is exact in float64 (below 2^53) and the
-    means equal the pair-by-pair means bit for bit."""
-    n = distance.shape[0]
+    The distinct pairs within a group sum to n_g S_g - |C_g|^2 (see `width_distance_table`),
+    all pairs to n S - |C|^2; across is the difference. The cost is models x images per
+    labelling, not models^2, and every sum is an exact integer in float64, so the means
+    equal the pair-by-pair means bit for bit. A relabelling keeps both pair counts."""
+    n = correct.shape[0]
     if n < 2:
         return np.full(len(labellings), np.nan), np.full(len(labellings), np.nan)
     levels, counts = np.unique(labellings[0], return_counts=True)
     n_same = float(np.sum(counts * (counts - 1) // 2))
     n_across = n * (n - 1) / 2 - n_same
     onehot = (labellings[:, :, None] == levels[None, None, :]).astype(np.float64)  # B x n x g
-    products = distance @ onehot.transpose(1, 0, 2).reshape(n, -1)  # n x (B g)
-    products = products.reshape(n, len(labellings), len(levels))
-    same = 0.5 * np.einsum("nbg,bng->b", products, onehot)
-    total = 0.5 * distance.sum()
+    totals, vectors = _group_sums(correct, onehot)
+    same = (onehot.sum(axis=1) * totals - np.einsum("bgm,bgm->bg", vectors, vectors)).sum(axis=1)
+    column = correct.sum(axis=0)
+    everything = n * correct.sum() - column @ column
     with np.errstate(divide="ignore", invalid="ignore"):
         within = np.where(n_same > 0, same / n_same, np.nan)
-        across = np.where(n_across > 0, (total - same) / n_across, np.nan)
+        across = np.where(n_across > 0, (everything - same) / n_across, np.nan)
     return within, across
 
 
@@ -101,21 +120,20 @@ def within_across(
     ``p_value`` is the share of `permutations` random relabellings of the widths (seeded)
     whose difference is at least the observed one (with the +1 correction), a one-sided test
     of "width does not matter" that respects the pairwise dependence of the distances.
-    The relabellings are scored `BATCH` at a time (`_pair_means`).
+    The relabellings are scored `BATCH` at a time from group sums (`_pair_means`).
     """
-    distance = hamming_matrix(correct)
+    c = _matrix(correct).astype(np.float64)
     widths = np.asarray(widths)
-    if len(widths) != len(distance):
-        raise ValueError(f"{len(widths)} widths for {len(distance)} correctness vectors")
-    distance = distance.astype(np.float64)
-    within, across = (float(v[0]) for v in _pair_means(distance, widths[None, :]))
+    if len(widths) != len(c):
+        raise ValueError(f"{len(widths)} widths for {len(c)} correctness vectors")
+    within, across = (float(v[0]) for v in _pair_means(c, widths[None, :]))
     observed = across - within
     rng = np.random.default_rng(seed)
     exceed = 0
     for start in range(0, permutations, BATCH):
         size = min(BATCH, permutations - start)
         labellings = np.stack([rng.permutation(widths) for _ in range(size)])
-        w, a = _pair_means(distance, labellings)
+        w, a = _pair_means(c, labellings)
         exceed += int(np.sum(a - w >= observed - 1e-12))
     return {
         "within": within,
@@ -152,6 +170,23 @@ def tsne_embedding(
     return tsne.fit_transform(distance.astype(np.float64))
 
 
+# Models a t-SNE panel embeds at most: a picture of thousands of dots is no more readable,
+# and t-SNE's cost would grow faster than the grid; the statistics use every model.
+TSNE_MODELS = 500
+
+
+def tsne_subset(widths: Sequence[float], limit: int = TSNE_MODELS) -> np.ndarray:
+    """Indices (ascending) of at most `limit` models for a t-SNE panel: all of them when
+    they fit, else the first ``limit // widths`` of each width in their given order, so
+    every width keeps the same share of the picture and the choice is reproducible."""
+    widths = np.asarray(widths, dtype=float)
+    if len(widths) <= limit:
+        return np.arange(len(widths))
+    levels = np.unique(widths)
+    per_width = max(1, limit // len(levels))
+    return np.sort(np.concatenate([np.flatnonzero(widths == w)[:per_width] for w in levels]))
+
+
 def load_correctness_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Stack the runs' ``correctness.npz`` into (models x images); also the runs used.
 
@@ -161,8 +196,8 @@ def load_correctness_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, pd.DataFram
     from propensity.mechanisms.artifacts import CORRECTNESS, artifact_path, load_correctness
 
     vectors, used = [], []
-    for position, (_, run) in enumerate(runs.iterrows()):
-        path = artifact_path(Path(run["run_dir"]), CORRECTNESS)
+    for position, run_dir in enumerate(runs["run_dir"]):
+        path = artifact_path(Path(run_dir), CORRECTNESS)
         if path.exists():
             vectors.append(load_correctness(path)[0])
             used.append(position)

@@ -8,7 +8,9 @@ thin line in its width's colour, so the spread between seeds stays visible; a ru
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from propensity.analysis.model_types import complete_runs
@@ -33,18 +35,18 @@ def _curves(runs: pd.DataFrame, histories: pd.DataFrame, metric: str, title: str
             continue
         for width in widths_of(group):
             keys = group.loc[group["width"] == width, "run_key"]
-            members = curves[curves["run_key"].isin(keys)]
-            for i, (_, curve) in enumerate(members.groupby("run_key", sort=True)):
-                curve = curve.sort_values("epoch")
-                ax.plot(
-                    curve["epoch"],
-                    curve[metric],
-                    color=colours[width],
-                    alpha=0.5,
-                    linewidth=0.9,
-                    marker="." if len(curve) == 1 else None,
-                    label=label(width, members["run_key"].nunique()) if i == 0 else None,
-                )
+            members = curves[curves["run_key"].isin(keys)].sort_values(["run_key", "epoch"])
+            run = members["run_key"].to_numpy()
+            cuts = np.flatnonzero(run[1:] != run[:-1]) + 1
+            lines = np.split(members[["epoch", metric]].to_numpy(dtype=float), cuts) if len(run) else []
+            # one artist per width, not per run: thousands of runs draw in one pass
+            ax.add_collection(LineCollection(
+                [xy for xy in lines if len(xy) > 1], colors=[colours[width]], alpha=0.5,
+                linewidths=0.9, label=label(width, len(lines)),
+            ))
+            if single := [xy[0] for xy in lines if len(xy) == 1]:
+                ax.scatter(*np.array(single).T, color=colours[width], alpha=0.5, marker=".")
+        ax.autoscale_view()
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
         width_legend(ax)

@@ -258,14 +258,19 @@ def save_activation_statistics(
     write_atomic(path, lambda tmp: _savez(tmp, **arrays))
 
 
-def load_activation_statistics(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """The nested statistics saved by :func:`save_activation_statistics`, layers in order."""
+def load_activation_statistics(
+    path: str | Path, names: Iterable[str] | None = None
+) -> dict[str, dict[str, np.ndarray]]:
+    """The nested statistics saved by :func:`save_activation_statistics`, layers in order;
+    only the statistics in `names` when given (an npz decompresses only what is read)."""
+    wanted = None if names is None else set(names)
     with np.load(path, allow_pickle=False) as data:
         stats: dict[str, dict[str, np.ndarray]] = {str(layer): {} for layer in data["layers"]}
         for key in data.files:
             if key != "layers":
                 layer, name = key.rsplit("/", 1)
-                stats[layer][name] = data[key]
+                if wanted is None or name in wanted:
+                    stats[layer][name] = data[key]
     return stats
 
 

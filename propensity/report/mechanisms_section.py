@@ -18,9 +18,11 @@ from propensity.analysis.overlap import FRACTION, chance_overlap, format_markdow
 from propensity.analysis.overlap import overlap_table as overlap_by_width
 from propensity.analysis.panels import panels, say
 from propensity.analysis.similarity import (
+    TSNE_MODELS,
     load_correctness_matrix,
     plot_tsne,
     tsne_embedding,
+    tsne_subset,
     width_distance_table,
     within_across,
 )
@@ -99,13 +101,16 @@ def _similarity(done: pd.DataFrame, figures_dir: Path, part: Part) -> None:
         if len(correct) < 3:
             say(ax, f"{len(correct)} model(s): t-SNE needs >= 3")
             continue
-        plot_tsne(tsne_embedding(correct), used["width"].astype(float), ax=ax)
-        ax.set_title(f"{title} (n={len(correct)})", fontsize=10)
+        shown = tsne_subset(used["width"].astype(float).to_numpy())
+        plot_tsne(tsne_embedding(correct[shown]), used["width"].astype(float).iloc[shown], ax=ax)
+        count = f"n={len(shown)}" if len(shown) == len(correct) else f"{len(shown)} of {len(correct)}"
+        ax.set_title(f"{title} ({count})", fontsize=10)
     part.figure(
         fig,
         figures_dir,
         "fig7_8_tsne",
-        "Figures 7 and 8: t-SNE of validation correctness vectors, coloured by width",
+        "Figures 7 and 8: t-SNE of validation correctness vectors, coloured by width (at most "
+        f"{TSNE_MODELS} models per panel, the same number per width; the distances above use all)",
     )
 
 

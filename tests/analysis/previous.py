@@ -133,6 +133,21 @@ def _pair_means(distance: np.ndarray, widths: np.ndarray) -> tuple[float, float]
     return within, across
 
 
+def width_distance_table(correct: np.ndarray, widths: Sequence[float]) -> pd.DataFrame:
+    """(width x width) mean pairwise Hamming distance; the diagonal excludes self-pairs."""
+    distance = hamming_matrix(correct)
+    widths = np.asarray(widths)
+    levels = np.unique(widths)
+    table = pd.DataFrame(index=pd.Index(levels, name="width"), columns=levels, dtype=float)
+    for a in levels:
+        for b in levels:
+            block = distance[np.ix_(widths == a, widths == b)]
+            if a == b:
+                block = block[~np.eye(len(block), dtype=bool)]
+            table.loc[a, b] = block.mean() if block.size else np.nan
+    return table
+
+
 def within_across(
     correct: np.ndarray, widths: Sequence[float], permutations: int = 1000, seed: int = 0
 ) -> dict[str, float]:

@@ -14,7 +14,7 @@ import torch
 from propensity.analysis.activations import activation_table
 from propensity.analysis.overlap import lowest_fraction_mask
 from propensity.analysis.shared_grid import shared_grid_frame
-from propensity.analysis.similarity import hamming_matrix, within_across
+from propensity.analysis.similarity import hamming_matrix, width_distance_table, within_across
 from propensity.mechanisms.artifacts import ACTIVATIONS, artifact_path, save_activation_statistics
 from tests.analysis import previous
 from tests.analysis.synthetic import make_tables
@@ -104,6 +104,13 @@ def test_within_across_equals_one_permutation_at_a_time(widths, permutations):
     assert new.keys() == old.keys()
     for key in new:  # bit for bit: integer sums are exact in float64
         assert new[key] == old[key] or (np.isnan(new[key]) and np.isnan(old[key])), key
+
+
+def test_width_distance_table_equals_the_block_means():
+    widths = [0.5] * 7 + [1.0] * 11 + [2.0] * 1 + [4.0] * 5
+    correct = correctness(len(widths), 300, 7)
+    pd.testing.assert_frame_equal(width_distance_table(correct, widths),
+                                  previous.width_distance_table(correct, widths), check_exact=True)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.1, 0.4, 0.77, 1.0])

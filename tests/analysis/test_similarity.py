@@ -80,3 +80,12 @@ def test_load_correctness_matrix_requires_one_validation_set(tmp_path):
     assert matrix[1, 3] and not matrix[0, 3]
     with pytest.raises(ValueError, match="data seeds"):
         load_correctness_matrix(pd.DataFrame(rows).assign(data_seed=[0, 1, 0, 0]))
+
+
+def test_tsne_subset_keeps_everything_that_fits_and_else_the_same_number_per_width():
+    from propensity.analysis.similarity import tsne_subset
+
+    widths = [0.5] * 300 + [1.0] * 200 + [2.0] * 100
+    assert tsne_subset(widths[:400]).tolist() == list(range(400))
+    chosen = tsne_subset(widths, limit=150)
+    assert chosen.tolist() == [*range(50), *range(300, 350), *range(500, 550)]
