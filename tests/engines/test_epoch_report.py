@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from propensity.engines.epoch_report import time_left
 
+from propensity.engines.epoch_report import time_left
 from propensity.launch.console import duration
 from propensity.run.recipe import train
 from tests.conftest import FAST
