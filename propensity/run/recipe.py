@@ -70,6 +70,10 @@ def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], li
     by another process (which holds its lock, `propensity.storage.lock`). The runs trained
     here hold their locks until they are recorded."""
     members = read_members(cfgs)
+    checked: preflight.Cache = {}
+    for member in members:  # before any data loads or folder is made (a sweep has run these already)
+        if not (member.resume and finished_record(member) is not None):
+            preflight.check(member.cfg, checked)
     records: dict[int, RunRecord] = {}
     todo = []
     with contextlib.ExitStack() as held:
@@ -80,9 +84,6 @@ def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], li
             else:
                 records[i] = record
         skipped = [i in records for i in range(len(members))]
-        checked: preflight.Cache = {}
-        for i in todo:  # before any data loads (a sweep has run these for every job already)
-            preflight.check(members[i].cfg, checked)
         limit = max(chunk_plan([members[i] for i in todo]), default=1)
         while todo:  # chunk after chunk, each within the memory budget
             chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
