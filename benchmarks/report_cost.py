@@ -179,7 +179,7 @@ def timed(command: list[str]) -> tuple[float, float]:
     """(seconds, peak resident MiB) of one command in a fresh process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -198,7 +198,8 @@ def main() -> None:
           f"{'report ms/run':>14} {'collect MiB':>12} {'report MiB':>11}")
     per_run = {}
     for n in args.runs:
-        root = (args.keep / f"n{n}") if args.keep else Path(tempfile.mkdtemp(prefix=f"report_cost_{n}_"))
+        temporary = Path(tempfile.mkdtemp(prefix=f"report_cost_{n}_")) if not args.keep else None
+        root = temporary or (args.keep / f"n{n}").resolve()
         try:
             start = time.perf_counter()
             make_runs(root, n)

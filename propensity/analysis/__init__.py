@@ -1,8 +1,8 @@
 """Pure functions from the collected result tables to the paper's tables and figures.
 
-Sections 3-4 (Tables 1-2, Figures 1-6 and what the paper lacks: effect sizes, confidence
-intervals, Holm correction, threshold sensitivity) live in the modules re-exported here;
-`propensity.report` and the notebooks only call them. The section-5 mechanism analyses
+Sections 3-4 (Tables 1-2, Figures 1-6 and what the paper lacks: the propensity exponent,
+effect sizes, confidence intervals, Holm correction, threshold sensitivity) live in the modules
+re-exported here; `propensity.report` and the notebooks only call them. The section-5 mechanism analyses
 (overlap, similarity, activations) are separate modules of this package; the pruning methods
 compared (sections 2 and 6) are re-exported from `methods`.
 """
@@ -14,6 +14,8 @@ from propensity.analysis.density import (
     pruning_trajectories,
     threshold_columns,
 )
+from propensity.analysis.exponent import exponent_sensitivity, exponent_table, local_exponents
+from propensity.analysis.exponent_figure import exponent_figure
 from propensity.analysis.methods import (
     ed_by_method,
     method_frame,
@@ -62,8 +64,12 @@ __all__ = [
     "ed_by_threshold",
     "effect_sizes",
     "effective_density_kde",
+    "exponent_figure",
+    "exponent_sensitivity",
+    "exponent_table",
     "format_table2",
     "holm",
+    "local_exponents",
     "mean_ci",
     "method_frame",
     "method_summary",

@@ -12,10 +12,10 @@ The interval is a cluster bootstrap with the seed as the unit: runs that share a
 and a data seed (one seed pair, run at every width) are drawn together, so whatever a seed
 shares across widths (its data split, its draw of the data order) is not counted as
 independent evidence. It is written by hand rather than with `scipy.stats.bootstrap`, which
-resamples observations, not clusters: each resample draws the seed clusters with replacement
-(k draws from k clusters, counted per cluster), and its line is refitted from the drawn clusters' sums of
-(1, x, y, x^2, xy), so it is exactly the OLS line of the runs drawn, slope and intercept
-together (the figure's band needs both). The interval is the percentile interval, not BCa:
+resamples observations, not clusters: each resample draws k of the k seed clusters with
+replacement, and its line is refitted from the drawn clusters' sums of (1, x, y, x^2, xy),
+so it is exactly the OLS line of the runs drawn, slope and intercept together (the
+figure's band needs both). The interval is the percentile interval, not BCa:
 BCa's acceleration comes from a jackknife over as few as three seeds, which is unstable, and
 the percentile interval is the one whose tails the equivalence tests below read, so interval
 and test cannot disagree. A resample that draws one width only has no slope; it is left out
@@ -26,8 +26,9 @@ one-sided tests whose p-values are the bootstrap tail shares beyond target -+ de
 the +1 correction). Equivalence at alpha = 0.05 is the 90% percentile interval inside
 (target - delta, target + delta). delta = 0.1 by default: a tenth of the distance between
 the two hypotheses, so an exponent shown within it of one hypothesis is far from the
-other, and over the 16-fold width range of the paper's grid (0.25x to 4x, some 100 times
-the weights of an MLP) it still moves the core size by a factor 100^0.1 = 1.6.
+other; over the paper's MLP widths (0.1x to 2x, 25 times the weights) a departure of 0.1
+moves the core size by a factor 25^0.1 = 1.38: the largest drift the verdict may still
+call equivalent. It is reported beside every verdict and set by `delta`.
 """
 
 from __future__ import annotations

@@ -35,3 +35,15 @@ def test_summary_by_width_and_optimizer(tmp_path):
     assert summary.loc[("sgd", 1.0), "hoyer"] == pytest.approx(0.3, rel=1e-6)
     assert summary.loc[("sgd", 1.0), "runs"] == 2
     assert summary.loc[("adam", 2.0), "selectivity"] == pytest.approx(1.0)  # dead unit skipped
+
+
+def test_activation_statistics_load_only_the_names_asked_for(tmp_path):
+    import numpy as np
+
+    from propensity.mechanisms.artifacts import load_activation_statistics, save_activation_statistics
+
+    stats = {"fc1": {"hoyer": np.ones(3), "class_means": np.zeros((3, 10))}, "fc2": {"hoyer": np.ones(2)}}
+    save_activation_statistics(tmp_path / "a.npz", stats)
+    some = load_activation_statistics(tmp_path / "a.npz", ["hoyer"])
+    assert list(some) == ["fc1", "fc2"] and all(list(s) == ["hoyer"] for s in some.values())
+    assert set(load_activation_statistics(tmp_path / "a.npz")["fc1"]) == {"hoyer", "class_means"}
