@@ -76,8 +76,11 @@ def measure_pruning(
     if len(splits) != len(models):
         raise ValueError(f"{len(models)} models but {len(splits)} splits")
     computed: dict[str, Any] = {}  # scores by name, shared by the criteria of one score
+    walks = any(method(name).trajectory is None for name in settings.methods)
+    batched = walks and (len(models) > 1 or levels_at_once > 1)
+    stacked = batched and _stack(models, tuple(splits[0].val[0].shape[1:]))  # asked once, for every method
     by_method = {name: _trajectories(method(name), name, models, splits, settings, batch_size,
-                                     levels_at_once, computed)
+                                     levels_at_once, computed, stacked)
                  for name in settings.methods}
     out = []
     for k, model in enumerate(models):
@@ -94,6 +97,7 @@ def measure_pruning(
 def _trajectories(
     pruning: PruningMethod, name: str, models: Sequence[nn.Module], splits: Sequence[MemberSplits],
     settings: PruningSettings, batch_size: int, levels_at_once: int, computed: dict[str, Any],
+    stacked: bool,
 ) -> list[Trajectory]:
     if pruning.trajectory is not None:
         return [pruning.trajectory(model, split.for_method(pruning.needs_train_split), settings)
@@ -108,8 +112,7 @@ def _trajectories(
                  for seed in pruning.seeds(settings)]
     data = [[s.val for s in splits]] + ([[s.test for s in splits]] if test else [])  # type: ignore[misc]
     sizes = [len(split[0][0]) for split in data]
-    batched = len(models) > 1 or levels_at_once > 1
-    if batched and _stack(models, tuple(data[0][0][0].shape[1:])):
+    if stacked:
         totals = walk(models, plans, data, batch_size, levels_at_once)  # seed x level x member x split x 2
         per_model = [totals[:, :, k] for k in range(len(models))]
     else:
