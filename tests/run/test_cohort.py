@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -74,15 +74,31 @@ def test_multirun_groups_seeds_into_cohorts(tmp_path) -> None:
     assert "sweep done: 3 finished (3 runs in 2 jobs)" in result.stdout + result.stderr
 
 
+@pytest.fixture(autouse=True)
+def python_signal_handlers() -> Iterator[None]:
+    """Python's own SIGTERM and SIGINT handlers for each test, whatever the shell gave pytest.
+
+    A shell without job control starts a background command (``make test &``) with SIGINT
+    ignored, and `interruptible` rightly leaves an ignored signal ignored; these tests are about
+    the signals a run does handle."""
+    ours = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    previous = {s: signal.signal(s, handler) for s, handler in ours.items()}
+    yield
+    for s, handler in previous.items():
+        signal.signal(s, handler)
+
+
 def _signal_after_epoch(monkeypatch: pytest.MonkeyPatch, epoch: int, signum: int) -> None:
-    """Send this process `signum` once the cohort's epoch hook has finished `epoch`, as a
-    scheduler or a user would between two epochs."""
+    """Raise `signum` in this thread once the cohort's epoch hook has finished `epoch`, as a
+    scheduler or a user would between two epochs. `signal.raise_signal` delivers it to the
+    calling (main) thread before it returns, so its handler runs at once, not at a moment
+    that depends on the machine's load."""
     original = EpochReport.__call__
 
     def report_then_signal(self: EpochReport, done: int, rows, training: int) -> None:
         original(self, done, rows, training)
         if done == epoch:
-            os.kill(os.getpid(), signum)
+            signal.raise_signal(signum)
 
     monkeypatch.setattr(EpochReport, "__call__", report_then_signal)
 
@@ -132,6 +148,17 @@ def test_a_signal_leaves_every_member_interrupted_and_exits_as_a_single_run(
     assert exit_.value.code == code
     for member in member_configs(cfg):
         assert RunRecord.load(run_directory(member) / "record.json").status == "interrupted"
+
+
+def test_an_ignored_sigint_stays_ignored(compose_cfg, monkeypatch) -> None:
+    """A run started with SIGINT ignored (a background job of a shell, ``nohup``) is not stopped
+    by a Ctrl-C meant for the foreground: it trains on and finishes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cfg = compose_cfg(*FAST, "+cohort_members=[[0,0],[1,1]]")
+    _signal_after_epoch(monkeypatch, 1, signal.SIGINT)
+    run_job(cfg)
+    for member in member_configs(cfg):
+        assert RunRecord.load(run_directory(member) / "record.json").status == "finished"
 
 
 def test_a_changed_set_of_unfinished_members_is_retrained_and_said(
