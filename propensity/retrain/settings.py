@@ -49,11 +49,11 @@ def _integer(key: str, value: Any, low: int, high: int, fix: str) -> None:
         raise _fail(key, value, f"must be in [{low}, {high}]", fix)
 
 
-def _fraction(key: str, value: Any, low: float, high: float, fix: str) -> None:
+def _fraction(key: str, value: Any, low: float, high: float, fix: str, *, high_open: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _fail(key, value, "must be a finite number", fix)
-    if not low < value <= high:
-        raise _fail(key, value, f"must be in ({low:g}, {high:g}]", fix)
+    if not low < value < high if high_open else not low < value <= high:
+        raise _fail(key, value, f"must be in ({low:g}, {high:g}{')' if high_open else ']'}", fix)
 
 
 def _choice(key: str, value: Any, options: tuple[str, ...]) -> None:
@@ -128,7 +128,7 @@ class IMPSettings:
         _choice("allocation", self.allocation, ALLOCATIONS)
         _integer("rewind_iteration", self.rewind_iteration, 0, 10**9,
                  "0 for the initial weights, or a training step, e.g. retrain.rewind_iteration=0")
-        _fraction("min_density", self.min_density, 0.0, 1.0 - 1e-9, "e.g. retrain.min_density=0.01")
+        _fraction("min_density", self.min_density, 0.0, 1.0, "e.g. retrain.min_density=0.01", high_open=True)
         if not isinstance(self.stop_after_crossing, bool):
             raise _fail("stop_after_crossing", self.stop_after_crossing, "must be true or false",
                         "e.g. retrain.stop_after_crossing=false")
