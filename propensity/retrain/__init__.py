@@ -4,10 +4,11 @@ The paper measures effective density without retraining (section 3.2: "this is *
 iterative magnitude pruning"). These are the pure pieces of the regimes that retrain: typed
 settings (`settings`), IMP's levels and nested masks (`imp`), rewinding to the dense run's
 weights at iteration k (`rewind`), the lottery-ticket controls (`controls`), the fine-tuning
-crossing search (`crossing`), ED and matching density per regime (`density`) and a branch's
-key (`identity`). The masking through optimiser steps is
-`propensity.pruning.masked_training.keep_pruned_at_zero`. Plain torch: no training framework
-and no config system, so an engine drives them and tests run them alone.
+crossing search (`crossing`), ED and matching density per regime (`density`), a branch's key
+(`identity`), and one level's starting states and result rows (`levels`). The masking
+through optimiser steps is `propensity.pruning.masked_training.keep_pruned_at_zero`. Plain
+torch: no training framework and no config system, so an engine drives them and tests run
+them alone.
 """
 
 from propensity.retrain.controls import derived_seed, random_masks, reinitialized_state
@@ -15,7 +16,8 @@ from propensity.retrain.crossing import Crossing, find_crossing, max_fine_tunes
 from propensity.retrain.density import ed_by_regime, matching_density, regime_summary
 from propensity.retrain.identity import branch_key, branch_name
 from propensity.retrain.imp import dense_masks, imp_last_level, imp_masks, remaining
-from propensity.retrain.rewind import CaptureAt, copy_state, initial_state, rewind
+from propensity.retrain.levels import LevelResult, LevelStart, imp_level_starts, regime_trajectory
+from propensity.retrain.rewind import CaptureAt, copy_state, initial_state, masked_state, rewind
 from propensity.retrain.settings import (
     CONTROLS,
     REGIMES,
@@ -34,6 +36,8 @@ __all__ = [
     "Crossing",
     "FinetuneSettings",
     "IMPSettings",
+    "LevelResult",
+    "LevelStart",
     "NoRetrain",
     "RetrainSettings",
     "RetrainSettingsError",
@@ -45,12 +49,15 @@ __all__ = [
     "ed_by_regime",
     "find_crossing",
     "imp_last_level",
+    "imp_level_starts",
     "imp_masks",
     "initial_state",
+    "masked_state",
     "matching_density",
     "max_fine_tunes",
     "random_masks",
     "regime_summary",
+    "regime_trajectory",
     "reinitialized_state",
     "remaining",
     "retrain_settings",

@@ -87,3 +87,19 @@ def rewind(
     model.load_state_dict(dict(state), strict=True)
     zero_pruned([(parameters[name], mask) for name, mask in masks.items()])
     return model
+
+
+def masked_state(state: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]) -> State:
+    """A CPU copy of `state` whose weights `masks` remove are exactly ``+0.0``: the state
+    `rewind` loads, for an engine that starts its members from states rather than models."""
+    out = copy_state(state)
+    unknown = sorted(set(masks) - set(out))
+    if unknown:
+        raise ValueError(f"a mask for {unknown[0]}, which the state does not hold; "
+                         "key masks by model.named_parameters() names")
+    for name, mask in masks.items():
+        if mask.dtype != torch.bool or mask.shape != out[name].shape:
+            raise ValueError(f"the mask of {name} is {mask.dtype} {tuple(mask.shape)}, the weight "
+                             f"{tuple(out[name].shape)}: masks are boolean, shaped like their weights")
+    zero_pruned([(out[name], mask) for name, mask in masks.items()])
+    return out
