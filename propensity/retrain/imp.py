@@ -21,6 +21,7 @@ from torch import nn
 
 from propensity.pruning.masks import kept_count, last_level
 from propensity.pruning.prunable import prunable_weights
+from propensity.retrain.settings import ALLOCATIONS
 
 Masks = Mapping[str, torch.Tensor]
 
@@ -77,8 +78,8 @@ def imp_masks(
     Raises ValueError when `masks` keep fewer weights than `level` should: they are not the
     previous level's.
     """
-    if allocation not in ("layerwise", "global"):
-        raise ValueError(f"retrain.allocation={allocation!r} is unknown; use layerwise or global")
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"retrain.allocation={allocation!r} is unknown; use one of {', '.join(ALLOCATIONS)}")
     if level < 0:
         raise ValueError(f"level {level} is negative; IMP's levels count from 0 (the trained model)")
     named = named_weights(weights)

@@ -96,5 +96,5 @@ def test_masks_of_another_level_are_refused() -> None:
         imp_masks(w, later, 1, allocation="global")
     with pytest.raises(ValueError, match="build the masks from the weights"):
         imp_masks(w, {"v": later["w"]}, 4)
-    with pytest.raises(ValueError, match="layerwise or global"):
+    with pytest.raises(ValueError, match="use one of layerwise, global"):
         imp_masks(w, later, 4, allocation="lamp")
