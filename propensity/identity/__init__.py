@@ -49,6 +49,11 @@ LOGISTICS: tuple[str, ...] = (
     "trainer.log_every_n_steps",  # metrics are logged per epoch by the module
 )
 
+# Config groups that choose a branch of the trained run (retraining regimes): a branch never
+# trains the dense model again, so it extends the run key with its own settings
+# (`propensity.retrain.identity.branch_key`) and leaves the run key where it was.
+BRANCH_GROUPS: tuple[str, ...] = ("retrain",)
+
 # Keys of groups without a ``_target_`` added after run keys existed: dotted key -> the value
 # that gives the behaviour of the runs recorded before the key existed.
 LATER_DEFAULTS: dict[str, Any] = {
@@ -139,7 +144,7 @@ def _strip(node: dict[str, Any], prefix: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in node.items():
         dotted = f"{prefix}{key}"
-        if dotted in LOGISTICS:
+        if dotted in LOGISTICS or dotted in BRANCH_GROUPS:
             continue
         if key in defaults and _same(value, defaults[key]):
             continue

@@ -39,13 +39,47 @@ class EffectiveDensity:
     base_val_acc: float
 
 
-def _degraded(traj: Trajectory, k: int, threshold: float, mode: str) -> bool:
-    acc0, loss0 = traj.val_acc[0], traj.val_loss[0]
+def drops(base: float, value: float, threshold: float = 0.05,
+          mode: ThresholdMode = "absolute") -> bool:
+    """Whether `value` is more than `threshold` worse than `base` (section 3.2).
+
+    ``absolute`` and ``relative`` compare validation accuracies (``relative``: by more than
+    ``threshold * base``); ``loss`` compares validation losses (a rise). Strictly more: a
+    drop equal to the threshold within `TOLERANCE` passes.
+    """
     if mode == "absolute":
-        return acc0 - traj.val_acc[k] > threshold + TOLERANCE
+        return base - value > threshold + TOLERANCE
     if mode == "relative":
-        return acc0 - traj.val_acc[k] > threshold * acc0 + TOLERANCE
-    return traj.val_loss[k] - loss0 > threshold + TOLERANCE
+        return base - value > threshold * base + TOLERANCE
+    return value - base > threshold + TOLERANCE
+
+
+def _degraded(traj: Trajectory, k: int, threshold: float, mode: ThresholdMode) -> bool:
+    if mode == "loss":
+        return drops(traj.val_loss[0], traj.val_loss[k], threshold, mode)
+    return drops(traj.val_acc[0], traj.val_acc[k], threshold, mode)
+
+
+def _check(trajectory: Trajectory, threshold: float, mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"pruning.threshold_mode={mode!r} is unknown; use one of {MODES}")
+    if not threshold >= 0:
+        raise ValueError(f"pruning.threshold={threshold} must be >= 0, e.g. 0.05")
+    if len(trajectory) == 0:
+        raise ValueError("the trajectory is empty; it needs level 0 (the unpruned model)")
+
+
+def within_threshold(
+    trajectory: Trajectory, threshold: float = 0.05, mode: ThresholdMode = "absolute"
+) -> list[bool]:
+    """Per level, whether its validation metric stays within `threshold` of level 0's.
+
+    The ED is the first level where this is False (`degradation`); a trajectory that is not
+    monotone can pass again after it, which is why the first crossing, not the last pass,
+    defines the ED.
+    """
+    _check(trajectory, threshold, mode)
+    return [not _degraded(trajectory, k, threshold, mode) for k in range(len(trajectory))]
 
 
 def degradation(
@@ -58,12 +92,7 @@ def degradation(
     `threshold`. Strictly more: a drop exactly equal to the threshold (within `TOLERANCE`)
     passes. Later recoveries do not matter; the first crossing counts.
     """
-    if mode not in MODES:
-        raise ValueError(f"pruning.threshold_mode={mode!r} is unknown; use one of {MODES}")
-    if not threshold >= 0:
-        raise ValueError(f"pruning.threshold={threshold} must be >= 0, e.g. 0.05")
-    if len(trajectory) == 0:
-        raise ValueError("the trajectory is empty; it needs level 0 (the unpruned model)")
+    _check(trajectory, threshold, mode)
     base = float(trajectory.val_acc[0])
     for k in range(1, len(trajectory)):
         if _degraded(trajectory, k, threshold, mode):

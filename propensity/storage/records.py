@@ -80,6 +80,9 @@ class RunRecord:
     unit_effective_density: float | None = None  # pruning.method=units: hidden units left at the ED
     ed_by_threshold: dict[str, float] = field(default_factory=dict)
     ed_by_method: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # retraining regimes (beyond the paper): regime name (none, finetune, imp, imp_reinit,
+    # imp_random) -> its ED, matching density and core size (`propensity.retrain.density`)
+    ed_by_regime: dict[str, dict[str, Any]] = field(default_factory=dict)
     # learning coefficient (beyond the paper); filled with llc=sgld, never averaged when invalid
     llc_mean: float | None = None
     llc_std: float | None = None
