@@ -198,7 +198,9 @@ def verdict(
     (b = 0): the hypothesis shown equivalent, neither, undecided, too few seeds, or untested."""
     if np.isnan(every_width.p_equiv_density):
         return UNTESTED
-    k = min(every_width.n_clusters, uncapped.n_clusters) if np.isfinite(uncapped.b) else every_width.n_clusters
+    k = every_width.n_clusters
+    if np.isfinite(uncapped.b):
+        k = min(k, uncapped.n_clusters)
     if k < min_clusters:
         return TOO_FEW.format(k=k)
     supported = [name for name, p in ((SUPPORTS_DENSITY, every_width.p_equiv_density),

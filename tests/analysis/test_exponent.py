@@ -168,7 +168,8 @@ def test_summary_says_where_0_and_1_lie_and_gives_one_verdict():
     row = exponent_table(make_tables().runs).iloc[0]
     text = exponent_summary(row)
     assert f"b = {row['b']:.2f}" in text and "95% CI" in text and "2 seed clusters by data seed" in text
-    assert "b = 1 (constant density) lies " in text and "b = 0 (constant core), tested over the uncapped widths" in text
+    assert "b = 1 (constant density) lies " in text
+    assert "b = 0 (constant core), tested over the uncapped widths" in text
     assert text.count("Verdict:") == 1 and "too few seeds (2) for a verdict" in text
     assert where_it_lies(0.0, 0.8, 0.95) == "far below the interval"
     assert where_it_lies(1.0, 0.8, 0.95) == "above the interval"
@@ -188,7 +189,8 @@ def test_sensitivity_has_every_threshold_and_every_method():
     by = table.set_index(["measure", "model_type", "init"])["b"]
     np.testing.assert_allclose(by["random pruning"], by["magnitude pruning"], atol=1e-12)
     unrecorded = table["note"].str.contains("never-degraded flags not recorded")
-    assert unrecorded.groupby(table["measure"]).all().to_dict() == {m: m.endswith("pruning") for m in measures}
+    expected = {m: m.endswith("pruning") for m in measures}
+    assert unrecorded.groupby(table["measure"]).all().to_dict() == expected
 
 
 def test_figure_has_a_panel_per_model_type_and_init_with_both_reference_lines():

@@ -49,7 +49,7 @@ def coverage_and_size(k: int, seed: int) -> tuple[float, float, float]:
     """(coverage of the 95% interval at b = 0.9, the larger TOST false-equivalence rate at
     the two margins of b = 1, the same at the two margins of b = 0)."""
     _, low, high, _ = t_interval(cluster_slopes(0.9, k, seed))
-    coverage = float(np.mean((low <= 0.9) & (0.9 <= high)))
+    coverage = float(np.mean((low <= 0.9) & (high >= 0.9)))
     sizes = {}
     for target in (CONSTANT_DENSITY, NULL):
         at_margins = []
