@@ -113,14 +113,17 @@ def seed_clusters(group: pd.DataFrame) -> tuple[np.ndarray, str]:
 
 
 def entry_counts(group: pd.DataFrame) -> str:
-    """Per kind of run not entered as measured, its count per width, e.g.
-    ``never degraded ...: 0.1x 2, 2x 1``; empty when every run entered as measured."""
+    """Per width, how many runs never degraded and how many were read at their zero-core
+    step (zeros included, so the note says what was checked), then any left out without a
+    core, e.g. ``never degraded ...: 0.1x 0, 1x 2; zero core ...: 0.1x 1, 1x 0``."""
+    widths = sorted(group["width"].unique())
     said = []
     for reason in (NEVER_DEGRADED, ZERO_CORE, NO_CORE):
         per_width = group[group["entry"] == reason].groupby("width").size()
-        if len(per_width):
-            counts = ", ".join(f"{width_label(float(w))} {n}" for w, n in per_width.items())
-            said.append(f"{reason}: {counts}")
+        if reason == NO_CORE and per_width.empty:
+            continue
+        counts = ", ".join(f"{width_label(float(w))} {int(per_width.get(w, 0))}" for w in widths)
+        said.append(f"{reason}: {counts}")
     return "; ".join(said)
 
 

@@ -77,8 +77,8 @@ def exponent_block(tables: Tables, figures_dir: Path, part: Part) -> None:
         "What entered the fit. Runs that never degraded report the last level's density, "
         "which bounds their ED from above: they are left out and counted. Runs that degraded "
         "only at density 0 passed one step above, and their core is read there "
-        "(ed_last_pass). Per width: " + ("; ".join(entries) if entries else
-                                          "every run entered as measured") + "."
+        "(ed_last_pass). Counts per width: " + ("; ".join(entries) if entries else
+                                                      "no runs") + "."
     )
     notes = sorted({n for n in exponents.get("note", pd.Series(dtype=str)) if n})
     if notes:

@@ -37,7 +37,8 @@ def test_never_degraded_runs_are_left_out_as_upper_bounds_and_counted_per_width(
     assert (left_out["entry"] == NEVER_DEGRADED).all() and left_out["core_size"].isna().all()
     row = exponent_table(runs).set_index(["model_type", "init"]).loc[("MLP/SGD · digits", "Glorot")]
     assert (row["n_never_degraded"], row["n_left_out"], row["n_runs"]) == (2, 2, 22)
-    assert row["entries"] == f"{NEVER_DEGRADED}: 5x 2"
+    assert row["entries"] == (
+        f"{NEVER_DEGRADED}: 0.5x 0, 1x 0, 2x 0, 5x 2; {ZERO_CORE}: 0.5x 0, 1x 0, 2x 0, 5x 0")
 
 
 def test_a_run_that_degrades_only_at_density_0_is_read_one_step_up():
@@ -51,7 +52,7 @@ def test_a_run_that_degrades_only_at_density_0_is_read_one_step_up():
     row = exponent_table(runs).set_index(["model_type", "init"]).loc[("MLP/SGD · digits", "Glorot")]
     assert (row["n_zero_core"], row["n_left_out"], row["n_runs"]) == (1, 0, 24)
     assert entry_counts(core_frame(runs)[lambda f: f["model_type"].str.startswith("MLP")]) == (
-        f"{ZERO_CORE}: 2x 1")
+        f"{NEVER_DEGRADED}: 0.5x 0, 1x 0, 2x 0, 5x 0; {ZERO_CORE}: 0.5x 0, 1x 0, 2x 1, 5x 0")
     assert (core_frame(make_tables().runs)["entry"] == ENTERED).all()
 
 
