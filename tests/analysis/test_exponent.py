@@ -219,3 +219,24 @@ def test_local_exponents_are_the_slopes_between_adjacent_width_means():
     )
     assert first["local_b"] == pytest.approx(expected, rel=1e-12)
     assert len(local) == 4 * 3  # four groups, four widths: three adjacent pairs each
+
+
+def test_a_constant_core_is_found_on_the_uncapped_widths_not_pulled_to_1_by_the_capped():
+    """The paper's null made data: every run keeps a core of 20,000 weights (about the MLP's
+    1x core on digits), which a model smaller than that cannot hold: ED is capped at 100%."""
+    from tests.analysis.synthetic import mlp_digits_weights, run_row
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for data_seed in range(6):
+        for width in (0.1, 0.5, 1.0, 2.0, 4.0):
+            total = mlp_digits_weights(width)
+            ed = min(1.0, 20_000 * np.exp(rng.normal(0, 0.02)) / total)
+            rows.append(run_row(run_key=f"w{width}-d{data_seed}", width=width, data_seed=data_seed,
+                                total_weights=total, effective_density=ed, ed_last_pass=ed,
+                                unpruned_weights=round(ed * total)))
+    row = exponent_table(pd.DataFrame(rows)).iloc[0]
+    assert row["uncapped_widths"] == "1x, 2x, 4x"
+    assert row["b"] > 0.2  # every width: the capped ones pull b up
+    assert abs(row["b_uncapped"]) < 0.05 and row["p_equiv_null"] < 0.05
+    assert row["verdict"] == SUPPORTS_NULL
