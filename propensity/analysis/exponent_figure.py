@@ -2,9 +2,10 @@
 
 One point per fitted run, the line of `propensity.analysis.exponent` (the mean of the seed
 clusters' lines) with its 95% t-band over the clusters, runs that never degraded as open
-triangles at their upper bound (not fitted), and the two hypotheses for reference, both
-through the runs' mean point: slope 0 (the null hypothesis, a constant core) and slope 1
-(constant density).
+triangles at their upper bound (not fitted), and the two hypotheses for reference: the null
+hypothesis as it predicts the data, the 1x twins' core (geometric mean) capped at the whole
+model where a model is smaller (slope 0 above the cap, 1 below), and slope 1 (constant
+density) through the runs' mean point.
 """
 
 from __future__ import annotations
@@ -50,7 +51,13 @@ def exponent_figure(runs: pd.DataFrame) -> Figure:
                        label=f"{width_label(float(width))} (n={len(members)})")
         grid = np.linspace(x.min(), x.max(), 50)
         x0, y0 = x.mean(), y.mean()
-        ax.plot(grid, y0 + 0 * grid, ":", color="black", label="b = 0 (null: constant core)")
+        null_core = everything["null_core"].dropna()
+        if len(null_core):  # the null with its cap: the 1x core, or the whole model below it
+            level = np.log10(null_core).mean()
+            ax.plot(grid, np.minimum(level, grid), ":", color="black",
+                    label="b = 0 (null: the 1x core, capped at the model)")
+        else:
+            ax.plot(grid, y0 + 0 * grid, ":", color="black", label="b = 0 (null: constant core)")
         ax.plot(grid, y0 + (grid - x0), "--", color="grey", label="b = 1 (constant density)")
         ax.set_xlabel("log10 total weights")
         ax.set_ylabel("log10 core size (ED x total)")
