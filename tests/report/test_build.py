@@ -254,7 +254,10 @@ def test_report_leads_with_the_exponent_and_saves_its_table_and_figure(report_di
     text = (report_dir / "report.md").read_text()
     findings = text[text.index("## Key findings"):text.index("## Runs")]
     assert findings.index("propensity exponent b = ") < findings.index("Row by row")
+    assert findings.count("Verdict: ") == len(exponent_table(tables.runs))  # one per init and type
+    assert "Row tests against the exponent: " in findings
     assert text.index("### The propensity exponent") < text.index("### Table 2")
+    assert "What entered the fit." in text and "never degraded / zero core" in text
     assert "](figures/exponent.png)" in text and "What the exponent cannot tell" in text
     saved = pd.read_csv(report_dir / "tables" / "exponent.csv")
     expected = exponent_table(tables.runs)

@@ -96,12 +96,15 @@ def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
     assert "Figure 6 (Glorot vs He) is left out: no complete He runs" in text
     assert len(list((out / "figures").glob("*.png"))) == 8 + len(stems)
     assert text.startswith("# The propensity for density: report") and "## Key findings" in text
-    # the key findings open with the exponent, its interval and the TOST verdict
+    # the key findings open with the exponent, its interval and, at two init seeds on one
+    # data split, no verdict
     findings = text[text.index("## Key findings"):text.index("## Runs")]
     assert "- Glorot: propensity exponent b = " in findings and "95% CI" in findings
-    assert "supported: " in findings and findings.index("exponent") < findings.index("Row by row")
+    assert "2 seed clusters by init seed, on one data split" in findings
+    assert "Verdict: too few seeds (2) for a verdict" in findings
+    assert findings.index("exponent") < findings.index("Row by row")
     exponent = pd.read_csv(out / "tables" / "exponent.csv")
-    assert exponent[["n_runs", "n_widths", "n_seeds"]].values.tolist() == [[6, 3, 2]]
+    assert exponent[["n_runs", "n_widths", "n_clusters"]].values.tolist() == [[6, 3, 2]]
 
 
 def test_unconverged_and_unreadable_runs_are_listed_and_the_switch_restores_them(tmp_path):

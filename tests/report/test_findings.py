@@ -1,5 +1,6 @@
 """The key findings and the runs left out: generated from the tables, on hand-made runs."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,3 +52,31 @@ def test_runs_section_takes_any_table_of_excluded_runs():
     noted = runs_part(pd.DataFrame(), excluded, note="3 left out (see below).").render()
     assert "3 left out (see below)." in noted
     assert "None: every run is in the analysis." in runs_part(pd.DataFrame(), excluded.iloc[:0]).render()
+
+
+def _exponent_row(low, high, k=3):
+    return pd.DataFrame([{"model_type": "M", "init": "Glorot", "ci_low_uncapped": low,
+                          "ci_high_uncapped": high, "n_clusters": k}])
+
+
+def _verdict(status):
+    from propensity.analysis.verdict import NullVerdict
+
+    return NullVerdict("M", status, f"Null hypothesis: {status}.", 0.01, "", 0.01)
+
+
+def test_the_row_tests_agree_with_the_exponent_or_the_text_says_why_not():
+    from propensity.report.findings import rows_against_exponent
+
+    away, holds = _exponent_row(0.3, 1.2), _exponent_row(-0.2, 0.9)
+    assert "agree with the exponent (both place the core away from constant)" in (
+        rows_against_exponent(away, _verdict("rejected")))
+    assert "agree with the exponent (neither rules out a constant core)" in (
+        rows_against_exponent(holds, _verdict("not rejected")))
+    differ = rows_against_exponent(away, _verdict("inconclusive"))
+    assert "outside its interval over the uncapped widths while the row tests are inconclusive" in differ
+    assert "more power" in differ
+    differ = rows_against_exponent(holds, _verdict("rejected by the t-tests only"))
+    assert "count every run as independent" in differ and "3 seed clusters" in differ
+    assert "cannot test b = 0" in rows_against_exponent(_exponent_row(np.nan, np.nan), _verdict("rejected"))
+    assert rows_against_exponent(away, _verdict("untested")) == ""
