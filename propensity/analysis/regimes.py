@@ -41,7 +41,7 @@ from propensity.analysis.exponent import (
     exponent_table,
     t_interval,
 )
-from propensity.analysis.model_types import INIT_NAMES, ordered
+from propensity.analysis.model_types import INIT_NAMES, complete_runs, ordered
 from propensity.analysis.run_selection import RunSelection
 from propensity.analysis.table2 import CAPPED_MARK, T_TEST_MARK, anova_table, table2
 from propensity.analysis.verdict import NullVerdict, null_hypothesis_verdict
@@ -249,3 +249,27 @@ def regime_findings(exponents: pd.DataFrame, shifts: pd.DataFrame) -> list[str]:
             sentence = regime_sentence(none.iloc[0], fit, match.iloc[0] if len(match) else None)
             lines.append(f"{model_type}, {init}, {sentence}")
     return lines
+
+
+def regime_summary(runs: pd.DataFrame, regimes: pd.DataFrame | None) -> pd.DataFrame:
+    """Per model type, width and regime: runs with an ED, mean ED, mean matching density
+    (the lowest density within the threshold, the lottery-ticket literature's measure),
+    mean core size and how many runs never degraded (their ED an upper bound)."""
+    columns = ["model_type", "width", "regime", "n_runs", "mean_ed", "mean_matching_density",
+               "mean_unpruned", "n_never_degraded"]
+    frames = []
+    for regime in regimes_present(regimes):
+        these = complete_runs(regime_runs(runs, regimes, regime))
+        frames.append(these.assign(regime=regime, unpruned_weights=these["unpruned_weights"].astype(float),
+                                   never_degraded=these["never_degraded"].astype("boolean").fillna(False)))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    every = pd.concat(frames, ignore_index=True)
+    every["order"] = every["regime"].map({r: i for i, r in enumerate(regimes_present(regimes))})
+    grouped = every.groupby(["model_type", "width", "order", "regime"], sort=True)
+    out = grouped.agg(n_runs=("run_key", "size"), mean_ed=("effective_density", "mean"),
+                      mean_matching_density=("matching_density", "mean"),
+                      mean_unpruned=("unpruned_weights", "mean"),
+                      n_never_degraded=("never_degraded", "sum")).reset_index()
+    return out[columns]
