@@ -96,8 +96,7 @@ def regimes_part(tables: Tables, figures_dir: Path) -> Part | None:
         "regimes' own intervals overlap.",
     )
     part.table("regimes_shift", shifts, columns=SHIFT_SHOWN)
-    if lines := regime_findings(exponents, shifts):
-        part.add("\n".join(f"- {line}" for line in lines))
+    part.add("The key findings say per regime what these intervals carry (**Retraining.**).")
     rows, verdicts = regime_table2(runs, regimes, getattr(tables, "selection", None))
     part.csvs["regimes_table2"] = rows
     part.add(

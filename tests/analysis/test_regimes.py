@@ -131,7 +131,8 @@ def test_sentence_claims_only_what_the_intervals_carry() -> None:
     assert "the intervals overlap" in paired and "imp moves b down toward 0" in paired
     up = regime_sentence(none, _fit("finetune", 1.2, 1.05, 1.35), _shift(0.4, 0.3, 0.5))
     assert "lies above the interval" in up and "finetune moves b up away from 0" in up
-    missing = regime_sentence(none, _fit("imp", np.nan, np.nan, np.nan, note="needs runs at >= 2 widths"), None)
+    unfit = _fit("imp", np.nan, np.nan, np.nan, note="needs runs at >= 2 widths")
+    missing = regime_sentence(none, unfit, None)
     assert missing == "imp: exponent not estimated (needs runs at >= 2 widths)."
 
 
