@@ -1,8 +1,8 @@
-"""Collect every run of a results directory (or a W&B project) into three parquet tables.
+"""Collect every run of a results directory (or a W&B project) into parquet tables.
 
 ``python -m propensity.collect RESULTS_DIR [--out DIR] [--wandb ENTITY/PROJECT]`` scans
-``RESULTS_DIR/**/record.json`` and writes ``runs.parquet``, ``trajectories.parquet`` and
-``histories.parquet`` to ``--out`` or RESULTS_DIR, each atomically. Unreadable records
+``RESULTS_DIR/**/record.json`` and writes ``runs.parquet``, ``trajectories.parquet``,
+``histories.parquet`` and ``regimes.parquet`` to ``--out`` or RESULTS_DIR, each atomically. Unreadable records
 (truncated, not JSON, a field of the wrong type) and unreadable CSVs are reported on one
 line each and skipped; a run_key found in two places counts once, keeping the most
 complete copy (finished > max_epochs_reached > diverged > failed > running, then the
@@ -51,7 +51,14 @@ val_acc, val_loss, and test_acc, test_loss where measured; one row per (run, met
 ``histories.parquet``: ``run_key`` then the columns of ``history.csv``: epoch, train_loss,
 train_acc, val_loss, val_acc; one row per (run, epoch).
 
-Both join ``runs.parquet`` on ``run_key``; only the kept copy of a duplicate contributes.
+``regimes.parquet``: the retraining regimes (beyond the paper, ``docs/retraining.md``), one
+row per (run, regime) of ``ed_by_regime``: run_key, regime (none, finetune, imp, imp_reinit,
+imp_random), effective_density, ed_last_pass, level, unpruned_weights, never_degraded,
+matching_density, base_val_acc, levels_measured, then any other scalar an entry carries.
+Empty (with these columns) when no run carries regimes; results collected before it existed
+load with an empty one.
+
+All join ``runs.parquet`` on ``run_key``; only the kept copy of a duplicate contributes.
 """
 
 from propensity.collect.cli import main

@@ -1,4 +1,4 @@
-"""The three result tables, their shape, and the rules shared by every source of runs.
+"""The result tables, their shape, and the rules shared by every source of runs.
 
 A source (a results directory, a W&B project) turns each run into a `Found`: a validated
 `RunRecord` plus, possibly, its trajectory and history frames. `build` de-duplicates them
@@ -30,6 +30,13 @@ FILES = {
 }
 TRAJECTORY_COLUMNS = ["method", "level", "density", "remaining_weights", "val_acc", "val_loss"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+# One row per run and retraining regime (``RunRecord.ed_by_regime``), keyed like the runs. A
+# table of its own, not columns of runs.parquet: a regime's fields share their names with the
+# run's (``effective_density``), and a regime name would read as a pruning method there.
+REGIMES_FILE = "regimes.parquet"
+REGIME_COLUMNS = ["run_key", "regime", "effective_density", "ed_last_pass", "level",
+                  "unpruned_weights", "never_degraded", "matching_density", "base_val_acc",
+                  "levels_measured"]
 # What the collection left out or found wrong, one message a line, beside the tables, so the
 # report can list unreadable records after the collection's stderr is gone.
 PROBLEMS_FILE = "collect_problems.txt"
@@ -58,11 +65,13 @@ class Found:
 
 @dataclass
 class CollectedResults:
-    """The runs, trajectories and histories of one collection, and what went wrong in it."""
+    """The runs, trajectories, histories and retraining regimes of one collection, and what
+    went wrong in it."""
 
     runs: pd.DataFrame
     trajectories: pd.DataFrame
     histories: pd.DataFrame
+    regimes: pd.DataFrame = field(default_factory=lambda: regimes_frame([]))
     problems: list[str] = field(default_factory=list)
     source: str = ""
     skipped: int = 0
@@ -79,22 +88,26 @@ class CollectedResults:
         )
 
     def write(self, out: str | Path) -> None:
-        """Write the three tables to `out`, each atomically (`propensity.storage.atomic`)."""
+        """Write the tables to `out`, each atomically (`propensity.storage.atomic`)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("trajectories", "histories", "runs"):
+        paths = {**FILES, "regimes": REGIMES_FILE}
+        for name in ("trajectories", "histories", "regimes", "runs"):
             frame = getattr(self, name)
-            write_atomic(out / FILES[name], lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+            write_atomic(out / paths[name], lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
         write_text_atomic(out / PROBLEMS_FILE, "".join(f"{p}\n" for p in self.problems))
 
 
 def load(directory: str | Path) -> CollectedResults:
-    """Read back the tables that `collect` wrote to `directory`."""
+    """Read back the tables that `collect` wrote to `directory` (tables collected before the
+    regimes table existed read back with an empty one)."""
     directory = Path(directory)
     missing = [name for name in FILES.values() if not (directory / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{directory} holds no collected results: missing {missing}")
     frames = {key: pd.read_parquet(directory / name) for key, name in FILES.items()}
+    regimes = directory / REGIMES_FILE
+    frames["regimes"] = pd.read_parquet(regimes) if regimes.is_file() else regimes_frame([])
     problems_file = directory / PROBLEMS_FILE
     problems = problems_file.read_text().splitlines() if problems_file.is_file() else []
     skipped = sum(p.startswith("skipped ") for p in problems)
@@ -149,6 +162,32 @@ def run_row(record: RunRecord, run_dir: str) -> dict[str, Any]:
     return row
 
 
+def regime_rows(record: RunRecord) -> list[dict[str, Any]]:
+    """Rows of regimes.parquet: one per entry of the record's ``ed_by_regime``, its scalar
+    fields under their own names (a mapping or list inside an entry is dropped)."""
+    rows = []
+    for regime, summary in record.ed_by_regime.items():
+        row: dict[str, Any] = {"run_key": record.run_key, "regime": regime}
+        for name, value in summary.items():
+            if name not in row and (value is None or isinstance(value, (str, int, float, bool))):
+                row[name] = value
+        rows.append(row)
+    return rows
+
+
+def regimes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """regimes.parquet from `regime_rows`: `REGIME_COLUMNS` first, then any other field an
+    entry carried; nullable integer and boolean columns, as in runs.parquet."""
+    columns = list(REGIME_COLUMNS)
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    data = {}
+    for column in columns:
+        values = [row.get(column) for row in rows]
+        data[column] = pd.Series(values, dtype=_dtype(column, values) if rows else "object")
+    return pd.DataFrame(data, columns=columns)
+
+
 def _numeric_first(key: str) -> tuple[int, float, str]:
     try:
         return (0, float(key), key)
@@ -163,11 +202,11 @@ def _rank(found: Found) -> tuple[int, str, str]:
 
 
 def build(found: list[Found], problems: list[str], source: str, skipped: int) -> CollectedResults:
-    """Keep the most complete copy of every run_key and assemble the three tables."""
+    """Keep the most complete copy of every run_key and assemble the tables."""
     by_key: dict[str, list[Found]] = {}
     for item in found:
         by_key.setdefault(item.record.run_key, []).append(item)
-    rows, trajectories, histories, duplicates = [], [], [], 0
+    rows, regimes, trajectories, histories, duplicates = [], [], [], [], 0
     for run_key, copies in by_key.items():
         kept = max(copies, key=_rank)  # ties keep the first copy found
         for other in copies:
@@ -180,6 +219,7 @@ def build(found: list[Found], problems: list[str], source: str, skipped: int) ->
                     f"({other.record.status})",
                 )
         rows.append(run_row(kept.record, kept.run_dir))
+        regimes += regime_rows(kept.record)
         trajectory, history = kept.read_tables(problems)
         for frame, into in ((trajectory, trajectories), (history, histories)):
             if frame is not None and len(frame):
@@ -188,6 +228,7 @@ def build(found: list[Found], problems: list[str], source: str, skipped: int) ->
         runs=_runs_frame(rows),
         trajectories=_concat(trajectories, TRAJECTORY_COLUMNS),
         histories=_concat(histories, HISTORY_COLUMNS),
+        regimes=regimes_frame(regimes),
         problems=problems,
         source=source,
         skipped=skipped,

@@ -4,8 +4,9 @@
 ``DIR/report.md``, ``DIR/figures/*.png`` and ``*.pdf``, and ``DIR/tables/*.csv``. The report
 opens with the key findings and the runs left out, then has one part per paper section, all
 of one shape (`Part`): training (`training_section`), effective density and the null
-hypothesis (`density_section`), pruning methods (`methods_section`) and the mechanisms of
-section 5 (`mechanisms_section`). It
+hypothesis (`density_section`), pruning methods (`methods_section`), the mechanisms of
+section 5 (`mechanisms_section`), the learning coefficient (`llc_section`) and, only when
+runs carry them, the retraining regimes (`regimes_section`). It
 only calls `propensity.analysis`; the notebooks call the same functions, so the two never
 disagree.
 """

@@ -18,11 +18,12 @@ from propensity.report.llc_section import llc_part
 from propensity.report.mechanisms_section import has_artifacts, mechanisms_part
 from propensity.report.methods_section import methods_part
 from propensity.report.parts import Part, Tables
+from propensity.report.regimes_section import regime_key_findings, regimes_part
 from propensity.report.training_section import training_part
 
 # The paper's sections, in its order, then what goes beyond it; each is a function
-# (tables, figures_dir) -> Part.
-SECTIONS = (training_part, density_part, methods_part, mechanisms_part, llc_part)
+# (tables, figures_dir) -> Part, or None for a part the results have nothing for.
+SECTIONS = (training_part, density_part, methods_part, mechanisms_part, llc_part, regimes_part)
 
 
 def build_report(
@@ -51,7 +52,7 @@ def build_report(
     exponents = exponent_table(runs)  # once: the findings and the density section quote it
     analysed = SimpleNamespace(
         runs=runs, trajectories=tables.trajectories, histories=tables.histories,
-        selection=selection, exponents=exponents,
+        selection=selection, exponents=exponents, regimes=getattr(tables, "regimes", None),
     )
     done = complete_runs(runs)
     t2 = table2(runs, selection=selection)
@@ -59,9 +60,11 @@ def build_report(
     criteria = criteria_tests(runs, selection)[1]
     findings = findings_part(runs, t2, verdicts, methods_present(done), has_artifacts(done),
                              exponents, criteria)
+    findings.add(*regime_key_findings(analysed))
     listed = selection.excluded if excluded is None else excluded
     runs_section = runs_part(status_counts(tables.runs), listed, selection.note() if excluded is None else "")
-    parts = [findings, runs_section, *(section(analysed, figures_dir) for section in SECTIONS)]
+    sections = (section(analysed, figures_dir) for section in SECTIONS)
+    parts = [findings, runs_section, *(part for part in sections if part is not None)]
     csvs = {name: frame for part in parts for name, frame in part.csvs.items()}
     for name, frame in csvs.items():
         frame.to_csv(tables_dir / f"{name}.csv", index=False)

@@ -7,6 +7,7 @@ finding.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 
 import numpy as np
@@ -72,9 +73,10 @@ def make_tables(
     model_types: tuple[tuple[str, str], ...] = (("mlp", "sgd"), ("conv2", "adam")),
     broken: bool = True,
     seed: int = 0,
+    ed_of: Callable[[str], float] | None = None,
 ) -> SimpleNamespace:
     """Runs, trajectories and histories of a small made-up sweep (plus a failed and a
-    diverged run when `broken`)."""
+    diverged run when `broken`); `ed_of(run_key)`, when given, sets each run's ED."""
     rng = np.random.default_rng(seed)
     runs, trajectories, histories = [], [], []
     for model, optim in model_types:
@@ -87,6 +89,8 @@ def make_tables(
                         ed = float(
                             np.clip(0.55 - 0.06 * np.log2(width) + rng.normal(0, 0.04), 0.02, 1)
                         )
+                        if ed_of is not None:
+                            ed = ed_of(key)
                         epochs = int(rng.integers(4, 9))
                         row = run_row(
                             run_key=key,
@@ -175,3 +179,50 @@ def degenerate_tables() -> SimpleNamespace:
         model_types=(("mlp", "sgd"),),
         broken=False,
     )
+
+
+# ED at 1x per regime in `regime_tables`: retraining keeps accuracy with fewer weights.
+ED_AT_1X = {"none": 0.3, "finetune": 0.15, "imp": 0.08, "imp_reinit": 0.12, "imp_random": 0.14}
+
+
+def regime_tables(
+    exponents: Mapping[str, float],
+    widths: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0),
+    data_seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
+    slope_sd: float = 0.05,
+    noise: float = 0.02,
+    seed: int = 0,
+) -> SimpleNamespace:
+    """A made-up MLP sweep (one init seed, several data seeds) whose runs carry retraining
+    regimes with known exponents: under regime r a run's core is
+    ``ED_AT_1X[r] * total_1x * (total / total_1x) ** (exponents[r] + s_c) * exp(e)``, where
+    s_c ~ N(0, `slope_sd`) is its data seed's slope deviation, shared by every regime (the
+    split's own tilt), and e ~ N(0, `noise`) is the run's own, drawn per regime. ``none``
+    is the run's own ED too; ``regimes`` has the schema of ``regimes.parquet``."""
+    rng = np.random.default_rng(seed)
+    total_1x = mlp_digits_weights(1.0)
+    tilt = {d: rng.normal(0, slope_sd) for d in data_seeds}
+    eds: dict[str, dict[str, float]] = {r: {} for r in exponents}
+    rows = []
+    for width in widths:
+        total = mlp_digits_weights(width)
+        for data_seed in data_seeds:
+            key = f"mlp-sgd-{width:g}-glorot-0-{data_seed}"
+            for regime, b in exponents.items():
+                core = ED_AT_1X[regime] * total_1x * (total / total_1x) ** (b + tilt[data_seed])
+                ed = float(min(1.0, core * np.exp(rng.normal(0, noise)) / total))
+                eds[regime][key] = ed
+                rows.append({"run_key": key, "regime": regime, "effective_density": ed,
+                             "ed_last_pass": min(1.0, ed + 0.02), "level": 10,
+                             "unpruned_weights": round(ed * total), "never_degraded": False,
+                             "matching_density": ed + 0.02, "base_val_acc": 0.93,
+                             "levels_measured": 21})
+    tables = make_tables(widths=widths, init_seeds=(0,), data_seeds=data_seeds, inits=("glorot",),
+                         model_types=(("mlp", "sgd"),), broken=False, seed=seed,
+                         ed_of=eds["none"].__getitem__)
+    regimes = pd.DataFrame(rows)
+    for column, dtype in (("level", "Int64"), ("unpruned_weights", "Int64"),
+                          ("never_degraded", "boolean"), ("levels_measured", "Int64")):
+        regimes[column] = regimes[column].astype(dtype)
+    tables.regimes = regimes
+    return tables

@@ -354,3 +354,43 @@ def test_relative_results_path_is_found_from_a_notebooks_folder(tmp_path: Path) 
     assert results_path(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # absolute: as given
     with pytest.raises(FileNotFoundError, match=r"results/nowhere not found in .*absolute path"):
         results_path("results/nowhere", start=tmp_path / "notebooks")
+
+
+IMP = {"effective_density": 0.262, "ed_last_pass": 0.328, "level": 6, "unpruned_weights": 262,
+       "never_degraded": False, "matching_density": 0.21, "base_val_acc": 0.9,
+       "levels_measured": 21}
+
+
+def test_regimes_table_has_a_row_per_run_and_regime(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    make_run(root, "e", "with", ed_by_regime={
+        "none": {**IMP, "effective_density": 0.64, "level": 2, "unpruned_weights": 640},
+        "imp": IMP,
+        "finetune": {**IMP, "level": None, "monotone_at_bracket": True, "trace": [1, 2]},
+    })
+    make_run(root, "e", "without")
+    collected = collect(root)
+    regimes = collected.regimes
+    assert regimes[["run_key", "regime"]].values.tolist() == [
+        ["with", "none"], ["with", "imp"], ["with", "finetune"]]
+    assert list(regimes.columns) == [
+        "run_key", "regime", "effective_density", "ed_last_pass", "level", "unpruned_weights",
+        "never_degraded", "matching_density", "base_val_acc", "levels_measured",
+        "monotone_at_bracket"]  # a list inside an entry is dropped
+    imp = regimes.set_index("regime").loc["imp"]
+    assert imp["effective_density"] == 0.262 and imp["matching_density"] == 0.21
+    assert str(regimes["level"].dtype) == "Int64" and pd.isna(regimes["level"].iloc[2])
+    assert str(regimes["never_degraded"].dtype) == "boolean"
+    assert str(regimes["unpruned_weights"].dtype) == "Int64"
+    # the runs table is as before: no regime column enters it
+    assert not [c for c in collected.runs.columns if "imp" in c or "regime" in c]
+    pd.testing.assert_frame_equal(load(root).regimes, regimes)
+
+
+def test_results_without_regimes_collect_and_old_tables_load(results: Path) -> None:
+    collected = collect(results)
+    assert collected.regimes.empty and "regime" in collected.regimes.columns
+    (results / "regimes.parquet").unlink()  # collected before the regimes table existed
+    back = load(results)
+    assert back.regimes.empty and list(back.regimes.columns) == list(collected.regimes.columns)
+    pd.testing.assert_frame_equal(back.runs, collected.runs)
