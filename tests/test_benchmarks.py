@@ -87,4 +87,5 @@ def test_llc_cost(run_benchmark: Callable[..., str]) -> None:
 def test_threads(run_benchmark: Callable[..., str]) -> None:
     out = run_benchmark("threads", "--quick", "--busy", "0")
     rows = lines_matching(rf"M MACs/step \| 1 thread .* \| +{RATIO} \| single run: \d+$", out)
-    assert [line.split("  ")[1] for line in rows] == ["MLP 1x, digits (the default run)", "MLP 0.1x, MNIST"], out
+    names = [line.split("  ")[1] for line in rows]
+    assert names == ["MLP 1x, digits (the default run)", "MLP 0.1x, MNIST"], out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
-import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -108,8 +107,11 @@ def make_targets_and_variables() -> tuple[set[str], set[str]]:
 
 
 def console_scripts() -> dict[str, str]:
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    return {name: target.split(":")[0] for name, target in scripts.items()}
+    """``[project.scripts]`` of pyproject.toml: name -> module (read as text: Python 3.10 has no
+    tomllib)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    return dict(re.findall(r'^([\w-]+)\s*=\s*"([\w.]+):\w+"', section, flags=re.M))
 
 
 def config_problems(overrides: list[str]) -> list[str]:
