@@ -26,9 +26,11 @@ from torch import nn
 
 from propensity.pruning import prunable_weights
 
-# Multiply-accumulates of one training step's forward that one thread is given before a
-# second one pays (benchmarks/threads.py; docs/performance.md).
-MACS_PER_THREAD = 50_000_000
+# Multiply-accumulates of one training step's forward that each thread is given. On a 2-core
+# machine shared with other work, two threads were slower than one for every model measured,
+# up to 0.93 G a step (ResNet 1x on CIFAR-10 at batch 64): benchmarks/threads.py,
+# docs/performance.md. Larger steps are split, a thread per G.
+MACS_PER_THREAD = 1_000_000_000
 
 
 @functools.cache
