@@ -3,14 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 RESULTS ?= results
+# An index to take torch and torchvision from before the rest, e.g. torch's CPU wheels:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu   (into a fresh .venv)
+TORCH_INDEX ?=
 
 .PHONY: install train test test-fast lint demo report bench clean
 
-install: $(BIN)/propensity-train          ## venv + editable install with dev and llc extras
+install: $(BIN)/propensity-train          ## venv + editable install with dev and llc extras (TORCH_INDEX: torch's own index)
 
 $(BIN)/propensity-train: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install -q torch torchvision --index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e ".[dev,llc]"
 	touch $@
 
@@ -36,6 +40,7 @@ bench: install                            ## speed benchmarks (ratios against ba
 	$(BIN)/python benchmarks/train_epoch.py
 	$(BIN)/python benchmarks/prune_trajectory.py
 	$(BIN)/python benchmarks/pruning_scores.py
+	$(BIN)/python benchmarks/threads.py
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ The figures below were measured before the one-recipe refactor, when the sweeps 
 ``measure_trajectory`` and ``cohort.trajectories``: the same plans and walks, without the
 effective-density summary `measure_pruning` now adds per model (a few table reads).
 
-Figures (2-core CPU, K=10, median of 3, full sizes; the README's Cohorts section has the
+Figures (2-core CPU, K=10, median of 3, full sizes; docs/performance.md has the
 table): training epoch MLP 0.1x 3.03x, 1x 1.90x, 5x 1.34x, Conv-2 0.1x 1.22x; pruning
 trajectory MLP 0.1x 1.49x, 1x 1.06x, 5x 1.02x, Conv-2 0.1x 1.23x. Conv-2 0.5x (one repeat at
 the --quick sizes) 0.59x and 0.53x: wide stacked convolutions are memory-bound on a CPU.

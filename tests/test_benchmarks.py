@@ -82,3 +82,10 @@ def test_llc_cost(run_benchmark: Callable[..., str]) -> None:
     pytest.importorskip("devinterp", reason="the LLC needs pip install propensity[llc]")
     out = run_benchmark("llc_cost", "--quick")
     assert len(lines_matching(r"^ +digits +1197 +\d+\.\d\d +\d+\.\d\d +\d+\.\d\d$", out)) == 1, out
+
+
+def test_threads(run_benchmark: Callable[..., str]) -> None:
+    out = run_benchmark("threads", "--quick", "--busy", "0")
+    rows = lines_matching(rf"M MACs/step \| 1 thread .* \| +{RATIO} \| single run: \d+$", out)
+    names = [line.split("  ")[1] for line in rows]
+    assert names == ["MLP 1x, digits (the default run)", "MLP 0.1x, MNIST"], out

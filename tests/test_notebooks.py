@@ -37,7 +37,7 @@ def test_notebooks_are_saved_without_outputs():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(path, results, monkeypatch, tmp_path):
-    """As the README starts it: the kernel runs in notebooks/, the results path is relative
+    """As docs/analysis.md starts it: the kernel runs in notebooks/, the results path is relative
     to the repository (where ``jupyter lab notebooks/`` is typed), and W&B has no key."""
     monkeypatch.setenv("PROPENSITY_RESULTS", os.path.relpath(results, ROOT))
     monkeypatch.setenv("PROPENSITY_WANDB_PROJECT", "nobody/nothing")

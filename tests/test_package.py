@@ -59,7 +59,7 @@ def test_console_script_composes_the_config_from_another_directory(tmp_path: Pat
 
 def test_help_is_the_apps_own_and_answers_in_under_two_seconds(tmp_path: Path) -> None:
     """Median of 3 of the CPU time (user + system) it costs, which a busy CI machine does not
-    inflate as it does wall time (the README's figure is the wall-time median of 5)."""
+    inflate as it does wall time (docs/performance.md's figure is the wall-time median of 5)."""
     times, out = [], ""
     for _ in range(3):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -5,7 +5,8 @@ launcher (joblib workers, submitit, a SLURM job array) every job's config is com
 passes the pre-flight (`propensity.run.members.sweep_problems`): a sweep bound to fail is
 refused with one line per problem and nothing launched. A launcher that fails to submit
 (sbatch refusing the array) is one line naming the setting to change
-(`propensity.launch.slurm.sbatch_refusal`).
+(`propensity.launch.slurm.sbatch_refusal`). The launchers' line per job shows a cohort's
+members as seeds (``init_seed=0,1,2 (a cohort of 3)``), not the internal key that carries them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,32 @@ from typing import Any
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from propensity.launch.grouping import group_jobs, key_of
+from propensity.launch.grouping import group_jobs, key_of, readable_job_line
 
 log = logging.getLogger("propensity")
+
+# The loggers of Hydra's launchers that log ``#<job> : <overrides>`` as each job is launched.
+LAUNCHER_LOGGERS = (
+    "hydra._internal.core_plugins.basic_launcher",
+    "hydra_plugins.hydra_joblib_launcher._core",
+    "hydra_plugins.hydra_submitit_launcher.submitit_launcher",
+)
+
+
+class ReadableJobLines(logging.Filter):
+    """Rewrites a launcher's job line with `readable_job_line`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = readable_job_line(record.msg)
+        return True
+
+
+def _readable_job_lines() -> None:
+    for name in LAUNCHER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ReadableJobLines) for f in logger.filters):
+            logger.addFilter(ReadableJobLines())
 
 
 class CohortSweeper(BasicSweeper):
@@ -35,6 +59,7 @@ class CohortSweeper(BasicSweeper):
         assert self.config is not None
         if any(key_of(a) == "cohort" and "," in a for a in arguments):
             raise ValueError("cohort cannot be swept; set one value, e.g. cohort=10")
+        _readable_job_lines()
         try:
             return super().sweep(arguments)
         except Exception as error:

@@ -5,7 +5,9 @@ progress line for the job. Both engines report through this one class (section 3
 atomically; the experiment loggers get the row under their stage names (``train/loss``, ...)
 at step ``epoch - 1``, as Lightning numbers epochs; the progress line
 (``progress=true``) says where the job is and how long it has left, up to ``stop.max_epochs``
-at this session's mean epoch time (an upper bound where a rule may stop early).
+at this session's mean epoch time (an upper bound where a rule may stop early). Where jobs of
+a sweep print beside each other, the line names its run (`label`: the run key, or a cohort's
+first key and how many more), so interleaved lines can be told apart.
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ def time_left(elapsed_s: float, epochs_done: int, epochs_to_go: int) -> float:
     return elapsed_s / epochs_done * max(epochs_to_go, 0)
 
 
+def run_label(run_keys: Sequence[str]) -> str:
+    """A job's name on its progress lines: its run key, or a cohort's first key and the count
+    of the others (the job's status file names them all)."""
+    if not run_keys:
+        raise ValueError("a job has at least one run")
+    more = len(run_keys) - 1
+    return run_keys[0] if not more else f"{run_keys[0]} and {more} more seed{'s' if more > 1 else ''}"
+
+
 def history_frame(rows: Sequence[Mapping[str, float]]) -> pd.DataFrame:
     """The ``history.csv`` table of `rows`."""
     return pd.DataFrame(list(rows), columns=list(COLUMNS))
@@ -51,11 +62,13 @@ class EpochReport:
         loggers: Sequence[Sequence[Any]],
         max_epochs: int,
         progress: bool = True,
+        *,
+        label: str = "",
     ) -> None:
         if len(run_dirs) != len(loggers):
             raise ValueError(f"{len(run_dirs)} run folders but {len(loggers)} logger lists")
         self.run_dirs, self.loggers = [Path(d) for d in run_dirs], list(loggers)
-        self.max_epochs, self.progress = max_epochs, progress
+        self.max_epochs, self.progress, self.label = max_epochs, progress, label
         self.histories: list[list[dict[str, float]]] = [[] for _ in run_dirs]
         self._started: float | None = None
         self._first_epoch = 0
@@ -87,7 +100,8 @@ class EpochReport:
         left = time_left(elapsed, epoch - self._first_epoch, to_go)
         members = len(self.run_dirs)
         who = "" if members == 1 else f"{training} of {members} members training, "
-        return (f"epoch {epoch}/{self.max_epochs}: {who}train loss {_span(rows, 'train_loss')}, "
+        whose = f" ({self.label})" if self.label else ""
+        return (f"epoch {epoch}/{self.max_epochs}{whose}: {who}train loss {_span(rows, 'train_loss')}, "
                 f"val acc {_span(rows, 'val_acc')}, {duration(elapsed)} elapsed, <={duration(left)} left")
 
 

@@ -68,10 +68,21 @@ def wandb_logger(
         job_type=job_type,
         log_model=log_model,
         checkpoint_name=f"model-{run_name}" if run_name else None,  # versions of one run key
+        settings=_wandb_settings(),
     )
     # Lightning always passes `anonymous`, which wandb >= 0.19 warns about on every run.
     logger._wandb_init.pop("anonymous", None)
     return logger
+
+
+def _wandb_settings() -> Any:
+    """W&B's own console lines (its banner, the run's history and summary, the sync hint:
+    about 30 lines on stderr a run) go to the run's ``logs/debug.log`` only, unless
+    ``WANDB_SILENT`` says false; `close_loggers` prints one line a run instead."""
+    import wandb
+
+    silent = os.environ.get("WANDB_SILENT", "true").strip().lower() not in ("false", "0", "no")
+    return wandb.Settings(silent=silent)
 
 
 def _netrc_has_wandb() -> bool:
@@ -104,8 +115,12 @@ def close_loggers(loggers: Sequence[Any], record: RunRecord) -> None:
                if v is not None and k not in ("config", "traceback")}
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.summary.update(summary)
-            logger.experiment.finish()
+            run = logger.experiment
+            run.summary.update(summary)
+            where = (f"offline in {Path(run.dir).parent} (upload: wandb sync {Path(run.dir).parent})"
+                     if run.offline else run.url)
+            run.finish()
+            console.info("W&B run %s: %s", run.name, where)
         else:
             logger.save()
 

@@ -38,6 +38,18 @@ def quiet_third_party() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
+def in_parallel_sweep() -> bool:
+    """Whether this job's lines may interleave with other jobs' on one console: a multirun
+    whose launcher is not Hydra's basic one (which runs the jobs one after another)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return False
+    hydra = HydraConfig.get()
+    return hydra.mode == RunMode.MULTIRUN and "BasicLauncher" not in str(hydra.launcher.get("_target_"))
+
+
 def duration(seconds: float) -> str:
     """``42s``, ``3m05s`` or ``2h07m``: short enough for a log line."""
     seconds = round(seconds)

@@ -13,6 +13,7 @@ commands do not change.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 # The keys in which the members of one cohort may differ.
@@ -62,3 +63,24 @@ def _seed_order(seed: str) -> tuple[int, int | str]:
         return (0, int(seed))
     except ValueError:
         return (1, seed)
+
+
+def readable_job_line(line: str) -> str:
+    """Hydra's launch line of a job (``#0 : width=0.1 init_seed=0 +cohort_members=[[0,null],
+    [1,null]]``) with the members' seeds in place of the internal key: ``#0 : width=0.1
+    init_seed=0,1 (a cohort of 2)``. Lines without the key come back unchanged."""
+    found = re.search(rf"(?:^|\s)\+{MEMBERS_KEY}=(\S+)", line)
+    if found is None:
+        return line
+    pairs = [tuple(None if s == "null" else s for s in pair.split(","))
+             for pair in re.findall(r"\[([^\[\]]*)\]", found.group(1))]
+    inits, datas = [p[0] for p in pairs], [p[1] for p in pairs]
+    swept = {key for key, values in (("init_seed", inits), ("data_seed", datas)) if any(values)}
+    rest = [t for t in (line[: found.start()] + line[found.end():]).split(" ")
+            if t.split("=", 1)[0] not in swept]
+    if len(set(datas)) == 1 or len(set(inits)) == 1:
+        seeds = [f"{key}={','.join(dict.fromkeys(values))}" for key, values in
+                 (("init_seed", inits), ("data_seed", datas)) if any(values)]
+    else:
+        seeds = ["(init_seed,data_seed)=" + ",".join(f"({i},{d})" for i, d in zip(inits, datas, strict=True))]
+    return " ".join([*(t for t in rest if t), *seeds, f"(a cohort of {len(pairs)})"])

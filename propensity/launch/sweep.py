@@ -128,24 +128,28 @@ BAD_OUTCOMES = ("failed", "interrupted")
 
 
 def sweep_size(multirun_yaml: Path) -> int | None:
-    """How many jobs the basic sweeper launches for the sweep saved in `multirun_yaml`.
+    """How many jobs the sweeper launches for the sweep saved in `multirun_yaml`.
 
     The product of the sweep's value lists (``hydra.sweeper.params`` and the command line's
-    ``key=a,b,c``), counted as Hydra's `BasicSweeper` expands them (the cohort sweeper with
-    ``cohort=1`` launches the same jobs); None for other sweepers and for cohorts.
+    ``key=a,b,c``), counted as Hydra's `BasicSweeper` expands them, then grouped into cohorts
+    as the cohort sweeper groups them (`propensity.launch.grouping.group_jobs`); None for
+    other sweepers.
     """
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from propensity.launch.grouping import group_jobs
+
     saved = OmegaConf.load(multirun_yaml)
     sweeper = str(OmegaConf.select(saved, "hydra.sweeper._target_"))
-    cohorts = "CohortSweeper" in sweeper and int(OmegaConf.select(saved, "cohort") or 1) > 1
-    if not any(name in sweeper for name in ("BasicSweeper", "CohortSweeper")) or cohorts:
-        return None  # a cohort job trains several grid points: job count is not run count
+    if not any(name in sweeper for name in ("BasicSweeper", "CohortSweeper")):
+        return None
+    cohort = int(OmegaConf.select(saved, "cohort") or 1) if "CohortSweeper" in sweeper else 1
     params = OmegaConf.select(saved, "hydra.sweeper.params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()] + list(saved.hydra.overrides.task)
     overrides = OverridesParser.create().parse_overrides(arguments)
-    return len(BasicSweeper.split_arguments(overrides, None)[0])
+    batches = BasicSweeper.split_arguments(overrides, OmegaConf.select(saved, "hydra.sweeper.max_batch_size"))
+    return sum(len(group_jobs(batch, cohort)) for batch in batches)
 
 
 def sweep_progress(sweep_dir: Path, now: float | None = None) -> str:

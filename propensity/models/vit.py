@@ -91,7 +91,7 @@ class ViT(nn.Module):
 
     ``patch_size`` must divide the image's height and width (4: MNIST's 28 x 28 gives 49
     patches, CIFAR-10's 32 x 32 gives 64, the 8 x 8 digits 4). Weights per width on the paper's
-    inputs are in the README.
+    inputs are in docs/models-and-data.md.
     """
 
     def __init__(

@@ -32,13 +32,15 @@ from propensity.config import preflight
 from propensity.config.build import build
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
-from propensity.engines.epoch_report import EpochReport
+from propensity.engines.epoch_report import EpochReport, run_label
 from propensity.engines.lightning import fit_one
 from propensity.engines.limits import Batches, debug_batches
 from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import fit_many
 from propensity.engines.stopping import StopRule
+from propensity.launch.console import in_parallel_sweep
 from propensity.launch.devices import device_of, job_device
+from propensity.launch.threads import set_training_threads
 from propensity.mechanisms.artifacts import save_initial_weights
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
@@ -187,16 +189,26 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
         record.total_weights, record.weights_per_layer = total_weights(model), weights_per_layer(model)
         data.append(dm)
         models.append(model)
+    if not any(record.cpu_threads for record in records):  # none resumed with its count
+        set_training_threads(models[0], data[0].input_shape, first.batch_size * len(members))
+    threads = torch.get_num_threads()
+    for record in records:
+        record.cpu_threads = threads
     cfg = first.cfg
     if len(members) == 1:
-        log.info("train %s on %s: width %g, %d weights, %s, %s init, seeds init=%d data=%d",
+        log.info("train %s on %s: width %g, %d weights, %s, %s init, seeds init=%d data=%d, %s",
                  cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights, cfg.optim.name,
-                 first.init, first.init_seed, first.data_seed)
+                 first.init, first.init_seed, first.data_seed, _threads(threads))
     else:
-        log.info("train a cohort of %d %s on %s: width %g, %d weights each, %s, %s init, seeds %s",
+        log.info("train a cohort of %d %s on %s: width %g, %d weights each, %s, %s init, seeds %s, %s",
                  len(members), cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights,
-                 cfg.optim.name, first.init, [(m.init_seed, m.data_seed) for m in members])
+                 cfg.optim.name, first.init, [(m.init_seed, m.data_seed) for m in members],
+                 _threads(threads))
     return Prepared(data, models)
+
+
+def _threads(count: int) -> str:
+    return "1 CPU thread" if count == 1 else f"{count} CPU threads"
 
 
 def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
@@ -216,7 +228,8 @@ def fit(
     first = members[0]
     rules = [build(m.cfg.stop) for m in members]
     max_epochs = batches.max_epochs or first.max_epochs
-    report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress)
+    label = run_label([m.run_key for m in members]) if in_parallel_sweep() else ""
+    report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress, label=label)
     optimizer = build(first.cfg.optim)
     if len(members) == 1:
         checkpoint = Checkpoint.of_run(first.run_dir, first.run_key)

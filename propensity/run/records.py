@@ -85,14 +85,18 @@ def now() -> str:
 
 def use_threads(record: RunRecord, previous: RunRecord | None) -> None:
     """Resume with the CPU thread count the run started with: the last bits of a float sum
-    depend on how many threads split it, so bit-identical resumption needs the same count."""
+    depend on how many threads split it, so bit-identical resumption needs the same count.
+    A run started afresh gets its count once its model is built (`recipe.prepare`)."""
     import torch
 
     if previous is not None and previous.status in ("running", "interrupted", "failed") \
-            and previous.cpu_threads and previous.cpu_threads != torch.get_num_threads():
-        log.info("resume with %d CPU threads, as the run started", previous.cpu_threads)
-        torch.set_num_threads(previous.cpu_threads)
-    record.cpu_threads = torch.get_num_threads()
+            and previous.cpu_threads:
+        if previous.cpu_threads != torch.get_num_threads():
+            log.info("resume with %d CPU threads, as the run started", previous.cpu_threads)
+            torch.set_num_threads(previous.cpu_threads)
+        record.cpu_threads = previous.cpu_threads
+    else:
+        record.cpu_threads = None
 
 
 def fmt(value: float | None) -> str:

@@ -88,7 +88,7 @@ class RunRecord:
     llc_std: float | None = None
     llc_valid: bool | None = None
     llc_reason: str | None = None
-    # provenance; bit-identical numbers need the same thread count (see the README)
+    # provenance; bit-identical numbers need the same thread count (docs/configuration.md)
     cpu_threads: int | None = None
     device: str | None = None
     cohort_size: int = 1  # members trained together as one stacked model (propensity.cohort)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from propensity.engines.epoch_report import time_left
+from propensity.engines.epoch_report import EpochReport, run_label, time_left
 from propensity.launch.console import duration
 from propensity.run.recipe import train
 from tests.conftest import FAST
@@ -39,3 +39,16 @@ def test_one_line_per_epoch_unless_switched_off(compose_cfg, caplog, progress: b
         assert "train loss " in line and "val acc 0." in line
         assert "elapsed" in line and "left" in line
     assert lines[-1].endswith("<=0s left")
+
+
+def test_a_job_beside_others_names_its_run(tmp_path, caplog) -> None:
+    keys = [f"mlp-w0.5-sgd-glorot-i{i}-d0-{i}a" for i in range(3)]
+    assert run_label(keys[:1]) == keys[0]
+    assert run_label(keys) == f"{keys[0]} and 2 more seeds"
+    report = EpochReport([tmp_path / k for k in keys], [[], [], []], 10, label=run_label(keys))
+    for key in keys:
+        (tmp_path / key).mkdir()
+    with caplog.at_level(logging.INFO, logger="propensity"):
+        report(1, {m: {"train_loss": 0.5, "val_acc": 0.9} for m in range(3)}, training=3)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"epoch 1/10 ({keys[0]} and 2 more seeds): 3 of 3 members training, ")

@@ -1,4 +1,4 @@
-"""The defaults converge: the default run and the README's first example reach their target."""
+"""The defaults converge: the default run and the README's first run reach their target."""
 
 from __future__ import annotations
 
