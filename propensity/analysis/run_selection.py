@@ -6,10 +6,11 @@ epoch bound first (``max_epochs_reached``) was pruned all the same, but its ED b
 model the paper would not have pruned yet, so by default it is left out and counted;
 ``include_unconverged=True`` (``--include-unconverged`` on ``python -m propensity.report``)
 puts it back. A run whose unpruned accuracy ended near chance (`propensity.analysis.chance`)
-has no accuracy to lose to pruning, so its ED measures noise: it is left out too. Diverged, failed and still-running (or interrupted) runs, finished runs
-without an ED, and runs whose trajectory or history is missing or holds a NaN are always
-left out. Nothing is left out silently: `select_runs` returns the excluded runs with a reason
-each, for the report's "Runs" section and for the counts beside Table 2's cells.
+has no accuracy to lose to pruning, so its ED measures noise: it is left out too. Diverged,
+failed and still-running (or interrupted) runs, finished runs without an ED, and runs whose
+trajectory or history is missing or holds a NaN are always left out. Nothing is left out
+silently: `select_runs` returns the excluded runs with a reason each, for the report's "Runs"
+section and for the counts beside Table 2's cells.
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ def select_runs(
     """Split the runs table into the runs analysed and the runs left out, with reasons.
 
     Kept: status ``finished`` (plus ``max_epochs_reached`` when `include_unconverged`) with
-    an effective density, not near chance (`propensity.analysis.chance`), and, where `trajectories` / `histories` are given, rows in both
-    with no NaN in `TRAJECTORY_VALUES` / `HISTORY_VALUES`. `problems` are the collector's
+    an effective density, not near chance (`propensity.analysis.chance`), and, where
+    `trajectories` / `histories` are given, rows in both with no NaN in `TRAJECTORY_VALUES` /
+    `HISTORY_VALUES`. `problems` are the collector's
     messages (`propensity.collect.CollectedResults.problems`): each record it skipped
     (``skipped PATH: ...``) becomes an excluded row without a run_key, and a run whose file
     is missing says why in the collector's words where it has some (``unreadable PATH:

@@ -48,7 +48,7 @@ def test_within_ten_points_of_chance_is_flagged_and_nothing_unknown_is():
         "good": False, "edge": True, "above": False, "conv": False, "hundred": True,
         "own": True, "unknown": False, "no_base": True,
     }  # fmt: skip
-    assert NEAR_CHANCE_MARGIN == pytest.approx(0.10)
+    assert pytest.approx(0.10) == NEAR_CHANCE_MARGIN
     assert near_chance(_runs(), margin=0.2).iloc[3]  # 0.247 is 14.7 points above chance
 
 
