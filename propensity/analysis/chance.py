@@ -92,3 +92,22 @@ def accuracy_table(runs: pd.DataFrame, margin: float = NEAR_CHANCE_MARGIN) -> pd
     order = [c for c in ("model_type", "width", "init", "init_seed", "data_seed", "run_key")
              if table[c].notna().any()]
     return table.sort_values(order, na_position="last")[ACCURACY_COLUMNS].reset_index(drop=True)
+
+
+def accuracy_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """`accuracy_table` per model type and width: runs, the lowest, median and highest
+    unpruned validation accuracy, chance, and how many runs are near chance."""
+    columns = ["model_type", "width", "runs", "min_acc", "median_acc", "max_acc", "chance",
+               "near_chance"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = table.groupby(["model_type", "width"], dropna=False)
+    summary = grouped.agg(
+        runs=("run_key", "size"),
+        min_acc=("unpruned_val_acc", "min"),
+        median_acc=("unpruned_val_acc", "median"),
+        max_acc=("unpruned_val_acc", "max"),
+        chance=("chance", "max"),
+        near_chance=("near_chance", "sum"),
+    )
+    return summary.reset_index()[columns]

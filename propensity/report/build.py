@@ -18,6 +18,7 @@ from propensity.report.llc_section import llc_part
 from propensity.report.mechanisms_section import has_artifacts, mechanisms_part
 from propensity.report.methods_section import methods_part
 from propensity.report.parts import Part, Tables
+from propensity.report.runs_section import run_accuracy_part
 from propensity.report.training_section import training_part
 
 # The paper's sections, in its order, then what goes beyond it; each is a function
@@ -61,7 +62,8 @@ def build_report(
                              exponents, criteria)
     listed = selection.excluded if excluded is None else excluded
     runs_section = runs_part(status_counts(tables.runs), listed, selection.note() if excluded is None else "")
-    parts = [findings, runs_section, *(section(analysed, figures_dir) for section in SECTIONS)]
+    parts = [findings, runs_section, run_accuracy_part(tables.runs),
+             *(section(analysed, figures_dir) for section in SECTIONS)]
     csvs = {name: frame for part in parts for name, frame in part.csvs.items()}
     for name, frame in csvs.items():
         frame.to_csv(tables_dir / f"{name}.csv", index=False)
