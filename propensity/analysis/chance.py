@@ -41,10 +41,10 @@ ACCURACY_COLUMNS = ["run_key", "model_type", "width", "init", "init_seed", "data
 
 
 def rule(margin: float = NEAR_CHANCE_MARGIN) -> str:
-    """The near-chance rule in one sentence, for captions and the report."""
+    """The near-chance rule, for captions and the report: what makes a run near chance."""
     return (
-        f"near chance: unpruned validation accuracy at most {100 * margin:g} points above "
-        "chance (1 / number of classes)"
+        f"unpruned validation accuracy at most {100 * margin:g} points above chance "
+        "(1 / number of classes)"
     )
 
 

@@ -48,6 +48,9 @@ KEYS = ("model_type", "width")
 OVERLAID_METHODS = 8
 FACET_COLUMNS = 4
 FACET_SIZE = (3.0, 2.3)  # inches per facet
+# A facet's method, in one colour that stands apart from the reference's grey: its panel's
+# title names it, and several of the methods' own colours are pale or grey.
+FACET_COLOUR = "tab:red"
 
 
 def _method_rank(method: str) -> tuple[int, str]:
@@ -179,8 +182,8 @@ def ed_by_method(runs: pd.DataFrame) -> Figure:
 
 def ed_by_method_facets(runs: pd.DataFrame, frame: pd.DataFrame | None = None) -> Figure:
     """One panel per (model type, method), `FACET_COLUMNS` to a row: the method's mean ED +- std
-    per width in its colour beside the reference method's (the paper's magnitude pruning) in
-    grey, on one shared ED axis, every run shown where a width has fewer than
+    per width in `FACET_COLOUR` beside the reference method's (the paper's magnitude pruning)
+    in grey, on one shared ED axis, every run shown where a width has fewer than
     ``POINTS_BELOW`` (`propensity.analysis.panels`). Panel titles name the method (and the
     model type when there are several), so no legend is needed."""
     frame = method_frame(runs) if frame is None else frame
@@ -199,14 +202,14 @@ def ed_by_method_facets(runs: pd.DataFrame, frame: pd.DataFrame | None = None) -
         ax.set_visible(False)
     fit_suptitle(
         fig,
-        f"Effective density by pruning method: each panel one method (colour) against "
+        f"Effective density by pruning method: each panel one method (red) against "
         f"{REFERENCE} pruning (grey), mean +- std, circles single runs",
     )
     if not cells:
         axes[0].set_visible(True)
         say(axes[0], "no per-method effective densities")
         return fig
-    colours = {REFERENCE: "0.55"} | {m: METHOD_COLOURS.get(m, "black") for _, m in cells}
+    colours = {REFERENCE: "0.55"} | {m: FACET_COLOUR for _, m in cells}
     for ax, (model_type, method) in zip(axes, cells, strict=False):
         members = frame[(frame["model_type"] == model_type) & frame["method"].isin([REFERENCE, method])]
         shown = [m for m in (REFERENCE, method) if m in set(members["method"])]

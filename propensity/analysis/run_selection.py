@@ -30,7 +30,7 @@ UNCONVERGED = "max_epochs_reached"
 REASON_UNCONVERGED = "unconverged: stopped at its epoch bound before the stop rule's target"
 REASON_NO_ED = "untrained or not pruned: no effective density"
 REASON_UNREADABLE = "unreadable record"
-REASON_NEAR_CHANCE = rule()
+REASON_NEAR_CHANCE = f"near chance: {rule()}"
 EXCLUDED_COLUMNS = ["run_key", "reason", "status", "model_type", "width", "where"]
 # The columns whose NaN makes a trajectory or history unusable (others may be NaN by design,
 # e.g. `start_val_acc` exists for edge-popup rows only).
@@ -65,7 +65,7 @@ class RunSelection:
                 f"{unconverged} unconverged run(s) left out (`--include-unconverged` puts them back)"
             )
         if chance:
-            parts.append(f"{chance} run(s) near chance left out ({REASON_NEAR_CHANCE})")
+            parts.append(f"{chance} run(s) near chance left out ({rule()})")
         if other:
             parts.append(f"{other} other run(s) left out (see Runs)")
         return "; ".join(parts) + "."

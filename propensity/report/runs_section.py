@@ -26,10 +26,10 @@ def run_accuracy_part(runs: pd.DataFrame, margin: float = NEAR_CHANCE_MARGIN) ->
     flagged = table[table["near_chance"]]
     part.add(
         "unpruned_val_acc: the trained model's validation accuracy before pruning (the pruning "
-        "sweep's level 0, else the stop epoch's); chance: 1 / number of classes. Rule: a run is "
-        f"{rule(margin)}. Such a run has almost no accuracy to lose, so its effective density "
-        f"measures noise: {len(flagged):,} of {len(table):,} run(s) are near chance and left "
-        "out of every fit and table."
+        "sweep's level 0, else the stop epoch's); chance: 1 / number of classes. A run is near "
+        f"chance when its {rule(margin)}. Such a run has almost no accuracy to lose, so its "
+        f"effective density measures noise: {len(flagged):,} of {len(table):,} run(s) are near "
+        "chance and left out of every fit and table."
     )
     varying = [c for c in SHOWN if c in ("run_key", "width", "unpruned_val_acc", "chance",
                                          "near_chance") or table[c].nunique(dropna=False) > 1]

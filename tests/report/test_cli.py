@@ -128,3 +128,15 @@ def test_unconverged_and_unreadable_runs_are_listed_and_the_switch_restores_them
     assert main([str(tmp_path), "--out", str(out), "--include-unconverged"]) == 0
     assert pd.read_csv(out / "tables" / "table2.csv")["n_runs"].tolist() == [2]
     assert len(pd.read_csv(out / "tables" / "excluded_runs.csv")) == 1  # the unreadable record
+
+
+@pytest.mark.slow
+def test_a_successful_report_of_every_method_prints_one_line_and_nothing_on_stderr(tmp_path):
+    tables = _synthetic().criteria_tables()
+    for name in ("runs", "trajectories", "histories"):
+        getattr(tables, name).to_parquet(tmp_path / f"{name}.parquet")
+    command = [sys.executable, "-m", "propensity.report", str(tmp_path), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""
+    assert done.stdout.startswith("report: ") and done.stdout.count("\n") == 1
