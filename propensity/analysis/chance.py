@@ -43,7 +43,7 @@ ACCURACY_COLUMNS = ["run_key", "model_type", "width", "init", "init_seed", "data
 def rule(margin: float = NEAR_CHANCE_MARGIN) -> str:
     """The near-chance rule, for captions and the report: what makes a run near chance."""
     return (
-        f"unpruned validation accuracy at most {100 * margin:g} points above chance "
+        f"unpruned validation accuracy is at most {100 * margin:g} points above chance "
         "(1 / number of classes)"
     )
 

@@ -15,7 +15,7 @@ def test_a_run_near_chance_is_flagged_counted_and_left_out_of_the_fits(tmp_path)
     tables.runs = runs
     text = build_report(tables, tmp_path).read_text()
     assert "1 of 12 run(s) are near chance and left out of every fit and table" in text
-    assert "1 run(s) near chance left out (unpruned validation accuracy at most 10 points" in text
+    assert "1 run(s) near chance left out (unpruned validation accuracy is at most 10 points" in text
     accuracy = pd.read_csv(tmp_path / "tables" / "run_accuracy.csv")
     assert accuracy["near_chance"].sum() == 1 and len(accuracy) == 12
     excluded = pd.read_csv(tmp_path / "tables" / "excluded_runs.csv")
