@@ -110,6 +110,6 @@ def summarize_activations(
     keys = [*[c for c in by if c in table.columns], "layer"]
     values = ["dead_fraction", *STATISTICS]
     grouped = table.groupby(keys, sort=True)[values]
-    summary = grouped.mean().join(grouped.std(), rsuffix="_std")
+    summary = grouped.mean().join(grouped.std().add_suffix("_std"))
     summary["runs"] = table.groupby(keys, sort=True).size()
     return summary.reset_index()

@@ -24,8 +24,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from propensity.analysis.density import pruning_trajectories
-from propensity.analysis.model_types import complete_runs
-from propensity.analysis.panels import errorbars_by_width, figure_per_model_type, say
+from propensity.analysis.model_types import complete_runs, ordered
+from propensity.analysis.panels import errorbars_by_width, figure_per_model_type, fit_suptitle, say
 from propensity.analysis.significance import holm, paired_test
 from propensity.pruning.registry import METHOD_NAMES, METHODS, REFERENCE
 
@@ -44,6 +44,13 @@ for _palette, _drawn in (("tab20b", False), ("tab20c", True)):
     _names = [m for m in METHOD_ORDER if m not in METHOD_COLOURS and METHODS[m].random is _drawn]
     METHOD_COLOURS |= {m: to_hex(colormaps[_palette](i % 20)) for i, m in enumerate(_names)}
 KEYS = ("model_type", "width")
+# More methods than this get a panel each (`ed_by_method_facets`) instead of a shared legend.
+OVERLAID_METHODS = 8
+FACET_COLUMNS = 4
+FACET_SIZE = (3.0, 2.3)  # inches per facet
+# A facet's method, in one colour that stands apart from the reference's grey: its panel's
+# title names it, and several of the methods' own colours are pale or grey.
+FACET_COLOUR = "tab:red"
 
 
 def _method_rank(method: str) -> tuple[int, str]:
@@ -153,12 +160,16 @@ def paired_differences(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.Dat
 
 
 def ed_by_method(runs: pd.DataFrame) -> Figure:
-    """Mean ED +- std per width, one marker and line per pruning method, one panel per model type.
+    """Mean ED +- std per width for every pruning method, beside Figure 6's layout.
 
-    Beside Figure 6's layout (categorical widths); the legend gives each method's run count.
+    Up to `OVERLAID_METHODS` methods share one panel per model type, with a legend of their
+    run counts. More would not fit a legend beside a panel, so each method then gets a panel
+    of its own (`ed_by_method_facets`).
     """
-    fig, cells = figure_per_model_type(runs, "Effective density by pruning method")
     frame = method_frame(runs)
+    if len(methods_present(runs)) > OVERLAID_METHODS:
+        return ed_by_method_facets(runs, frame)
+    fig, cells = figure_per_model_type(runs, "Effective density by pruning method")
     for ax, model_type, _ in cells:
         members = frame[frame["model_type"] == model_type]
         methods = [m for m in methods_present(runs) if m in set(members["method"])]
@@ -166,6 +177,50 @@ def ed_by_method(runs: pd.DataFrame) -> Figure:
             say(ax, "no per-method effective densities")
             continue
         errorbars_by_width(ax, members, "method", methods, METHOD_COLOURS, spread=0.15, joined=True)
+    return fig
+
+
+def ed_by_method_facets(runs: pd.DataFrame, frame: pd.DataFrame | None = None) -> Figure:
+    """One panel per (model type, method), `FACET_COLUMNS` to a row: the method's mean ED +- std
+    per width in `FACET_COLOUR` beside the reference method's (the paper's magnitude pruning)
+    in grey, on one shared ED axis, every run shown where a width has fewer than
+    ``POINTS_BELOW`` (`propensity.analysis.panels`). Panel titles name the method (and the
+    model type when there are several), so no legend is needed."""
+    frame = method_frame(runs) if frame is None else frame
+    types = ordered(frame["model_type"]) if len(frame) else []
+    cells = [
+        (model_type, method)
+        for model_type in types
+        for method in methods_present(runs)
+        if method != REFERENCE and method in set(frame.loc[frame["model_type"] == model_type, "method"])
+    ]
+    ncols = min(FACET_COLUMNS, max(1, len(cells)))
+    nrows = max(1, -(-len(cells) // ncols))
+    fig = Figure(figsize=(FACET_SIZE[0] * ncols, FACET_SIZE[1] * nrows + 0.6), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel())
+    for ax in axes[len(cells):]:
+        ax.set_visible(False)
+    fit_suptitle(
+        fig,
+        f"Effective density by pruning method: each panel one method (red) against "
+        f"{REFERENCE} pruning (grey), mean +- std, circles single runs",
+    )
+    if not cells:
+        axes[0].set_visible(True)
+        say(axes[0], "no per-method effective densities")
+        return fig
+    colours = {REFERENCE: "0.55"} | {m: FACET_COLOUR for _, m in cells}
+    for ax, (model_type, method) in zip(axes, cells, strict=False):
+        members = frame[(frame["model_type"] == model_type) & frame["method"].isin([REFERENCE, method])]
+        shown = [m for m in (REFERENCE, method) if m in set(members["method"])]
+        errorbars_by_width(ax, members, "method", shown, colours, spread=0.12, joined=True,
+                           legend=False)
+        ax.set_title(method if len(types) == 1 else f"{model_type}\n{method}", fontsize=9)
+        ax.set_xlabel("width", fontsize=8)
+        ax.set_ylabel("effective density", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
     return fig
 
 

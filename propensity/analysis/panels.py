@@ -24,6 +24,9 @@ from propensity.analysis.model_types import complete_runs, ordered, width_label
 PANEL_SIZE = (5.4, 3.4)
 # Share of the figure's width a title may take: a margin for the layout's padding.
 TITLE_SHARE = 0.94
+# A group (a width, a method at a width) of fewer runs than this shows every run beside its
+# summary: a mean, a band or a density curve from a handful of runs hides how few they are.
+POINTS_BELOW = 10
 
 
 def fit_suptitle(fig: Figure, title: str) -> None:
@@ -114,6 +117,23 @@ def per_point(counts: pd.Series) -> str:
     return f"n={low} per point" if low == high else f"n={low}-{high} per point"
 
 
+def run_points(
+    ax: Axes, x: float, values: pd.Series | np.ndarray, colour: object, spread: float = 0.0,
+    log: bool = False,
+) -> None:
+    """Each run's value as a small open circle at `x`, when the group has fewer than
+    `POINTS_BELOW` runs; spread evenly over +-`spread` (a factor on a log axis) so equal values
+    stay apart."""
+    points = np.asarray(values, dtype=float)
+    points = points[~np.isnan(points)]
+    if not 0 < len(points) < POINTS_BELOW:
+        return
+    offsets = np.linspace(-spread, spread, len(points)) if len(points) > 1 else np.zeros(1)
+    xs = x * (1 + offsets) if log else x + offsets
+    ax.scatter(xs, points, s=14, facecolors="none", edgecolors=[colour], linewidths=0.8,
+               zorder=3)
+
+
 def widths_of(runs: pd.DataFrame) -> list[float]:
     return [float(w) for w in ordered(runs["width"])]
 
@@ -127,11 +147,13 @@ def errorbars_by_width(
     names: dict[str, str] | None = None,
     spread: float = 0.12,
     joined: bool = False,
+    legend: bool = True,
 ) -> None:
-    """Mean ED +- std per (categorical) width, one series per value of `column`, side by side.
+    """Mean ED +- std per (categorical) width, one series per value of `column`, side by side,
+    with every run (`run_points`) where a group has fewer than `POINTS_BELOW`.
 
     The layout of Figure 6 (Glorot vs He), shared by any comparison of a few categories
-    (inits, pruning methods); the legend gives the runs behind each point.
+    (inits, pruning methods); the legend, when asked for, gives the runs behind each point.
     """
     widths = widths_of(frame)
     offsets = np.linspace(-spread, spread, len(categories)) if len(categories) > 1 else [0.0]
@@ -147,7 +169,12 @@ def errorbars_by_width(
             color=colours.get(category, "grey"),
             label=f"{(names or {}).get(category, category)} ({per_point(stats['count'])})",
         )
+        step = spread / max(1, len(categories)) / 2
+        for width, values in members.groupby("width")["effective_density"]:
+            position = widths.index(float(width)) + offset
+            run_points(ax, position, values, colours.get(category, "grey"), spread=step)
     ax.set_xticks(range(len(widths)), [width_label(w) for w in widths])
     ax.set_xlabel("width")
     ax.set_ylabel("effective density")
-    width_legend(ax, title=column)
+    if legend:
+        width_legend(ax, title=column)

@@ -5,10 +5,12 @@ and measures effective density on that converged model (section 3.2). A run that
 epoch bound first (``max_epochs_reached``) was pruned all the same, but its ED belongs to a
 model the paper would not have pruned yet, so by default it is left out and counted;
 ``include_unconverged=True`` (``--include-unconverged`` on ``python -m propensity.report``)
-puts it back. Diverged, failed and still-running (or interrupted) runs, finished runs
-without an ED, and runs whose trajectory or history is missing or holds a NaN are always
-left out. Nothing is left out silently: `select_runs` returns the excluded runs with a reason
-each, for the report's "Runs" section and for the counts beside Table 2's cells.
+puts it back. A run whose unpruned accuracy ended near chance (`propensity.analysis.chance`)
+has no accuracy to lose to pruning, so its ED measures noise: it is left out too. Diverged,
+failed and still-running (or interrupted) runs, finished runs without an ED, and runs whose
+trajectory or history is missing or holds a NaN are always left out. Nothing is left out
+silently: `select_runs` returns the excluded runs with a reason each, for the report's "Runs"
+section and for the counts beside Table 2's cells.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from propensity.analysis.chance import near_chance, rule
 from propensity.analysis.model_types import model_type_labels
 
 CONVERGED = "finished"
@@ -27,6 +30,7 @@ UNCONVERGED = "max_epochs_reached"
 REASON_UNCONVERGED = "unconverged: stopped at its epoch bound before the stop rule's target"
 REASON_NO_ED = "untrained or not pruned: no effective density"
 REASON_UNREADABLE = "unreadable record"
+REASON_NEAR_CHANCE = f"near chance: {rule()}"
 EXCLUDED_COLUMNS = ["run_key", "reason", "status", "model_type", "width", "where"]
 # The columns whose NaN makes a trajectory or history unusable (others may be NaN by design,
 # e.g. `start_val_acc` exists for edge-popup rows only).
@@ -53,12 +57,15 @@ class RunSelection:
         if self.excluded.empty:
             return "No run left out."
         unconverged = int((self.excluded["reason"] == REASON_UNCONVERGED).sum())
-        other = len(self.excluded) - unconverged
+        chance = int((self.excluded["reason"] == REASON_NEAR_CHANCE).sum())
+        other = len(self.excluded) - unconverged - chance
         parts = []
         if unconverged:
             parts.append(
                 f"{unconverged} unconverged run(s) left out (`--include-unconverged` puts them back)"
             )
+        if chance:
+            parts.append(f"{chance} run(s) near chance left out ({rule()})")
         if other:
             parts.append(f"{other} other run(s) left out (see Runs)")
         return "; ".join(parts) + "."
@@ -117,12 +124,14 @@ def select_runs(
     """Split the runs table into the runs analysed and the runs left out, with reasons.
 
     Kept: status ``finished`` (plus ``max_epochs_reached`` when `include_unconverged`) with
-    an effective density, and, where `trajectories` / `histories` are given, rows in both
-    with no NaN in `TRAJECTORY_VALUES` / `HISTORY_VALUES`. `problems` are the collector's
+    an effective density, not near chance (`propensity.analysis.chance`), and, where
+    `trajectories` / `histories` are given, rows in both with no NaN in `TRAJECTORY_VALUES` /
+    `HISTORY_VALUES`. `problems` are the collector's
     messages (`propensity.collect.CollectedResults.problems`): each record it skipped
     (``skipped PATH: ...``) becomes an excluded row without a run_key, and a run whose file
     is missing says why in the collector's words where it has some (``unreadable PATH:
-    ...``). A run gets its first reason only: status, then ED, then trajectory, then history.
+    ...``). A run gets its first reason only: status, then ED, then near chance, then
+    trajectory, then history.
     """
     missing = [c for c in ("run_key", "status", "effective_density") if c not in runs.columns]
     if missing:
@@ -143,6 +152,8 @@ def select_runs(
     no_ed = runs["effective_density"].isna()
     for key in runs.loc[no_ed, "run_key"]:
         reasons.setdefault(str(key), REASON_NO_ED)
+    for key in runs.loc[near_chance(runs), "run_key"]:
+        reasons.setdefault(str(key), REASON_NEAR_CHANCE)
     candidates = runs.loc[~runs["run_key"].isin(list(reasons)), "run_key"]
     for frame, values, name in (
         (trajectories, TRAJECTORY_VALUES, "trajectory.csv"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from propensity.analysis.formatting import format_p
 from propensity.analysis.model_types import ordered, width_label
 from propensity.analysis.null_hypothesis import PAIRED, REFERENCE_WIDTH, pair_with_reference
 from propensity.analysis.run_selection import RunSelection, select_runs
@@ -240,7 +241,7 @@ def format_table2(table: pd.DataFrame, anova_rows: pd.DataFrame) -> pd.DataFrame
                     "ED % (mean ± sd)": _mean_sd(row["mean_ed"], row["std_ed"]) + mark,
                     "n (obs / null)": f"{row['n_runs']} / {row['n_paired']}",
                     "Unconverged left out": str(row.get("n_unconverged", 0)),
-                    "p (Holm)": _format_p(row["p_holm"]),
+                    "p (Holm)": format_p(row["p_holm"]),
                     "Note": row["note"],
                 }
             )
@@ -265,16 +266,10 @@ def format_tests(table: pd.DataFrame) -> pd.DataFrame:
                 "Size (x)": f"{row['width']:g}",
                 "Test": row["test"] or "none",
                 "Diff, pp (95% CI)": _percent(row["diff"]) + ci,
-                "p (Holm)": _format_p(row["p_holm"]),
-                "Paper's test: Student p": _format_p(row["p_student"]),
+                "p (Holm)": format_p(row["p_holm"]),
+                "Paper's test: Student p": format_p(row["p_student"]),
                 "Hedges' g": "n/a" if pd.isna(row["hedges_g"]) else f"{row['hedges_g']:.2f}",
                 "Family": row["family"],
             }
         )
     return pd.DataFrame(rows)
-
-
-def _format_p(p: float) -> str:
-    if pd.isna(p):
-        return "n/a"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"

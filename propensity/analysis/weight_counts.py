@@ -25,7 +25,7 @@ from matplotlib.ticker import NullLocator
 
 from propensity.analysis.model_types import width_label
 from propensity.analysis.null_hypothesis import REFERENCE_WIDTH
-from propensity.analysis.panels import figure_per_model_type, outside_legend
+from propensity.analysis.panels import figure_per_model_type, outside_legend, run_points
 from propensity.models import MLP, Conv2, ResNet
 from propensity.pruning import total_weights
 
@@ -128,18 +128,30 @@ def _count_stats(group: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _width_axis(ax: Axes, widths: list[float]) -> None:
+def _width_axis(ax: Axes, widths: list[float], counts: pd.Series | None = None) -> None:
+    """Log-log axes with one tick per width; with `counts`, each tick says its runs (n)."""
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xticks(widths, [width_label(w) for w in widths])
+    names = [width_label(w) for w in widths]
+    if counts is not None:
+        names = [f"{name}\nn={int(n)}" for name, n in zip(names, counts, strict=True)]
+    ax.set_xticks(widths, names)
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("width")
+
+
+def _unpruned_points(ax: Axes, group: pd.DataFrame, colour: str) -> None:
+    """Each run's unpruned weights at its width (`run_points`), a little apart on the log axis."""
+    for width, values in group.groupby("width")["unpruned_weights"]:
+        run_points(ax, float(width), values.astype(float), colour, spread=0.04, log=True)
 
 
 def weight_counts_by_width(runs: pd.DataFrame) -> Figure:
     """Figure 5: total ('arch total') and unpruned weights per width, log scale, +-1 std bars.
 
-    The std bar is clipped at the bottom to stay positive on the log axis.
+    The std bar is clipped at the bottom to stay positive on the log axis. Each width's tick
+    names its runs (n); a width of fewer than ``POINTS_BELOW`` runs (`propensity.analysis.panels`) shows each
+    run's count.
     """
     fig, cells = figure_per_model_type(runs, "Figure 5: total vs unpruned weights")
     for ax, _, group in cells:
@@ -157,15 +169,8 @@ def weight_counts_by_width(runs: pd.DataFrame) -> Figure:
             color="tab:green",
             label="unpruned (mean +- std)",
         )
-        for w, n in zip(widths, stats["n"], strict=True):
-            ax.annotate(
-                f"n={n}",
-                (w, stats.loc[w, "unpruned"]),
-                fontsize=7,
-                textcoords="offset points",
-                xytext=(4, -10),
-            )
-        _width_axis(ax, widths)
+        _unpruned_points(ax, group, "tab:green")
+        _width_axis(ax, widths, stats["n"])
         ax.set_ylabel("weights")
         outside_legend(ax)
     return fig
@@ -209,7 +214,8 @@ def unpruned_vs_null(runs: pd.DataFrame, reference_width: float = REFERENCE_WIDT
                 xycoords="axes fraction",
                 fontsize=8,
             )
-        _width_axis(ax, widths)
+        _unpruned_points(ax, group, "tab:green")
+        _width_axis(ax, widths, stats["n"])
         ax.set_ylabel("unpruned weights")
         outside_legend(ax)
     return fig

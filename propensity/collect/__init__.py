@@ -23,6 +23,7 @@ status                                   running, finished, max_epochs_reached,
 error                                    the failure's message (traceback dropped)
 model, data, optim, lr, init, width,     the run's configuration (section 3.1)
 init_seed, data_seed, stop, batch_size
+num_classes                              the data set's classes (chance = 1/classes)
 total_weights                            prunable weights (Table 1)
 stop_epoch, epochs_trained,              training outcome; losses and accuracies
 stop_target_met, train_loss, train_acc,  of the trained, unpruned model

@@ -19,6 +19,7 @@ from propensity.report.mechanisms_section import has_artifacts, mechanisms_part
 from propensity.report.methods_section import methods_part
 from propensity.report.parts import Part, Tables
 from propensity.report.regimes_section import regime_key_findings, regimes_part
+from propensity.report.runs_section import run_accuracy_part
 from propensity.report.training_section import training_part
 
 # The paper's sections, in its order, then what goes beyond it; each is a function
@@ -64,7 +65,8 @@ def build_report(
     listed = selection.excluded if excluded is None else excluded
     runs_section = runs_part(status_counts(tables.runs), listed, selection.note() if excluded is None else "")
     sections = (section(analysed, figures_dir) for section in SECTIONS)
-    parts = [findings, runs_section, *(part for part in sections if part is not None)]
+    parts = [findings, runs_section, run_accuracy_part(tables.runs),
+             *(part for part in sections if part is not None)]
     csvs = {name: frame for part in parts for name, frame in part.csvs.items()}
     for name, frame in csvs.items():
         frame.to_csv(tables_dir / f"{name}.csv", index=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,8 +16,10 @@ DESCRIPTION = """Every table and figure of the paper's sections 3-5, from one re
 
 Loads the collected tables (runs.parquet etc., collecting them first if they are missing, or
 always with --collect) and writes DIR/report.md, DIR/figures/*.png and *.pdf, and
-DIR/tables/*.csv.
+DIR/tables/*.csv. A warning a library raises on the way goes to DIR/warnings.log, not the
+console.
 """
+WARNINGS_LOG = "warnings.log"
 
 
 def load_tables(results_dir: str | Path, recollect: bool = False) -> Tables:
@@ -60,11 +63,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     out = Path(args.out) if args.out else Path(args.results_dir) / "report"
-    path = build_report(
-        tables, out, source=str(args.results_dir), include_unconverged=args.include_unconverged
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        path = build_report(
+            tables, out, source=str(args.results_dir), include_unconverged=args.include_unconverged
+        )
     done = len(complete_runs(tables.runs))
-    print(f"report: {path} ({len(tables.runs)} runs, {done} with an effective density)")
+    logged = log_warnings(caught, out / WARNINGS_LOG)
+    said = f"; {logged} library warning(s) in {out / WARNINGS_LOG}" if logged else ""
+    print(f"report: {path} ({len(tables.runs)} runs, {done} with an effective density{said})")
     return 0
+
+
+def log_warnings(caught: Sequence[warnings.WarningMessage], path: Path) -> int:
+    """Write each distinct warning once to `path` (none: no file); return how many.
+
+    The report's own figures and tables raise none; what a library says about unusual data
+    (a test on identical values, a font without a glyph) stays readable in the file and off
+    the console, which reports only the report's path."""
+    lines = list(dict.fromkeys(
+        f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught
+    ))
+    if lines:
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        path.unlink(missing_ok=True)  # an earlier report's log would speak for this one
+    return len(lines)
 
 

@@ -33,6 +33,7 @@ from propensity.analysis import (
     weight_counts_by_width,
 )
 from propensity.analysis.model_types import INIT_NAMES
+from propensity.analysis.panels import POINTS_BELOW
 from propensity.analysis.significance import STUDENT_CAVEAT
 from propensity.analysis.table2 import MARKS_LEGEND, format_tests
 from propensity.analysis.verdict import null_hypothesis_verdict
@@ -46,22 +47,26 @@ PAPER_DATA = {"mlp": "mnist", "conv2": "cifar10", "resnet": "cifar10"}
 FIGURES: list[tuple[str, str, Callable[[Any], Figure]]] = [
     (
         "fig3_pruning_trajectories",
-        "Figure 3: validation accuracy against density (magnitude pruning), mean +- std per width",
+        "Figure 3: validation accuracy against density (magnitude pruning), mean +- std per "
+        "width; dashed: the accuracy the threshold allows (level-0 accuracy less the threshold), "
+        "diamonds: each run's ED, where its trajectory first falls below it",
         lambda t: pruning_trajectories(t.runs, t.trajectories),
     ),
     (
         "fig4_ed_kde",
-        "Figure 4: kernel density estimate of effective density per width",
+        "Figure 4: kernel density estimate of effective density per width; circles below: each "
+        f"run's ED, for widths of fewer than {POINTS_BELOW} runs",
         lambda t: effective_density_kde(t.runs),
     ),
     (
         "fig5_weight_counts",
-        "Figure 5: total vs unpruned weights per width (log scale, +- std)",
+        "Figure 5: total vs unpruned weights per width (log scale, +- std; n runs under each "
+        "width, circles single runs)",
         lambda t: weight_counts_by_width(t.runs),
     ),
     (
         "fig6_ed_by_init",
-        "Figure 6: effective density by width, Glorot vs He",
+        "Figure 6: effective density by width, Glorot vs He (mean +- std, circles single runs)",
         lambda t: ed_by_init(t.runs),
     ),
     (

@@ -96,7 +96,7 @@ def _similarity(done: pd.DataFrame, figures_dir: Path, part: Part) -> None:
         "Mean Hamming distance per pair of widths (diagonal: distinct models of that width):",
         *[t.drop(columns="group") for t in width_tables],
     )
-    fig, axes = panels([title for title, _, _ in groups], "Figures 7 and 8: t-SNE of correctness")
+    fig, axes = panels([title for title, _, _ in groups], tsne_title([t for t, _, _ in groups]))
     for ax, (title, correct, used) in zip(axes, groups, strict=True):
         if len(correct) < 3:
             say(ax, f"{len(correct)} model(s): t-SNE needs >= 3")
@@ -109,9 +109,17 @@ def _similarity(done: pd.DataFrame, figures_dir: Path, part: Part) -> None:
         fig,
         figures_dir,
         "fig7_8_tsne",
-        "Figures 7 and 8: t-SNE of validation correctness vectors, coloured by width (at most "
-        f"{TSNE_MODELS} models per panel, the same number per width; the distances above use all)",
+        f"{tsne_title([t for t, _, _ in groups])}: validation correctness vectors, coloured by "
+        f"width (at most {TSNE_MODELS} models per panel, the same number per width; the distances "
+        "above use all). The paper's Figure 7 shows MLP/SGD, its Figure 8 Conv-2/Adam.",
     )
+
+
+def tsne_title(panel_titles: list[str]) -> str:
+    """The t-SNE figure's title, naming what its panels show: the one group it has, or how many."""
+    if len(panel_titles) == 1:
+        return f"t-SNE of correctness, {panel_titles[0]} (as the paper's Figures 7 and 8)"
+    return f"t-SNE of correctness, {len(panel_titles)} panels: one per model type and init"
 
 
 def _activations(done: pd.DataFrame, part: Part) -> None:

@@ -15,6 +15,8 @@ from typing import Protocol
 import pandas as pd
 from matplotlib.figure import Figure
 
+from propensity.analysis.formatting import format_value
+
 # PNGs for reading on screen and in print; the PDF beside each is the vector original.
 FIGURE_DPI = 200
 # Columns a Markdown table shows; wider tables link their full CSV.
@@ -36,33 +38,21 @@ def save_figure(fig: Figure, figures_dir: Path, stem: str) -> None:
     fig.savefig(figures_dir / f"{stem}.pdf")
 
 
-def _cell(value: object, floatfmt: str) -> str:
-    if value is None or value is pd.NA:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if pd.isna(value):
-            return "n/a"
-        if abs(value) >= 1000:  # counts of weights: thousands separators, not 1.619e+04
-            return f"{value:,.0f}"
-        return floatfmt.format(value)
-    return str(value).replace("|", "\\|")
-
-
-def markdown_table(frame: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency); NaN shows as 'n/a'.
-
-    Integers and values of 1,000 or more get thousands separators.
-    """
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency), every cell formatted by the
+    report's one rule (`propensity.analysis.formatting.format_value`); pipes are escaped."""
     if frame.empty:
         return "_(empty)_"
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |"]
-    lines.append("|" + "---|" * len(frame.columns))
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
     lines += [
-        "| " + " | ".join(_cell(v.item() if hasattr(v, "item") else v, floatfmt) for v in row) + " |"
+        "| "
+        + " | ".join(
+            format_value(v.item() if hasattr(v, "item") else v, column).replace("|", "\\|")
+            for v, column in zip(row, columns, strict=True)
+        )
+        + " |"
         for row in frame.itertuples(False)
     ]
     return "\n".join(lines)

@@ -32,7 +32,9 @@ def record_fit(record: RunRecord, result: FitResult, rule: StopRule) -> None:
 
 
 def conclude(record: RunRecord, num_classes: int) -> None:
-    """The status of a fitted and measured run: finished, max_epochs_reached or untrained."""
+    """The status of a fitted and measured run: finished, max_epochs_reached or untrained;
+    the record keeps `num_classes`, so the report knows the run's chance accuracy."""
+    record.num_classes = num_classes
     record.status = "finished" if record.stop_target_met else "max_epochs_reached"
     mark_if_untrained(record, num_classes)
 

@@ -46,6 +46,7 @@ class RunRecord:
     # identity (section 3.1)
     model: str = ""
     data: str = ""
+    num_classes: int | None = None  # of the data set: chance accuracy is 1 / num_classes
     optim: str = ""
     lr: float | None = None
     init: str = ""

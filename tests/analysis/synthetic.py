@@ -226,3 +226,42 @@ def regime_tables(
         regimes[column] = regimes[column].astype(dtype)
     tables.regimes = regimes
     return tables
+
+
+def with_methods(
+    tables: SimpleNamespace, methods: tuple[str, ...], trajectories_for: tuple[str, ...] = ()
+) -> SimpleNamespace:
+    """`tables` with every method's ED and unpruned weights per run, as the collector writes
+    them (``effective_density_<method>``), each method a little denser than magnitude pruning
+    by its place in `methods`; `trajectories_for` also get trajectory rows of their own."""
+    runs = tables.runs.copy()
+    rng = np.random.default_rng(1)
+    for position, method in enumerate(methods):
+        shift = 0.0 if position == 0 else 0.01 * position + rng.normal(0, 0.01, len(runs))
+        ed = (runs["effective_density"].astype(float) + shift).clip(0.02, 1.0)
+        runs[f"effective_density_{method}"] = ed
+        runs[f"unpruned_weights_{method}"] = (ed * runs["total_weights"]).round()
+    magnitude = tables.trajectories
+    extra = [magnitude.assign(method=m, val_acc=magnitude["val_acc"] - 0.02 * (i + 1))
+             for i, m in enumerate(trajectories_for)]
+    trajectories = pd.concat([magnitude, *extra], ignore_index=True)
+    return SimpleNamespace(runs=runs, trajectories=trajectories, histories=tables.histories)
+
+
+def quickstart_tables() -> SimpleNamespace:
+    """Shaped like ``experiment=quickstart``: MLP/SGD on digits, 4 widths x 3 init seeds,
+    Glorot, magnitude pruning beside the quickstart's three baselines."""
+    made = make_tables(widths=(0.1, 0.5, 1.0, 2.0), init_seeds=(0, 1, 2), data_seeds=(0,),
+                       inits=("glorot",), model_types=(("mlp", "sgd"),), broken=False)
+    baselines = ("random", "global_magnitude", "edge_popup")
+    return with_methods(made, ("magnitude", *baselines), trajectories_for=baselines)
+
+
+def criteria_tables(trajectories_for: tuple[str, ...] = ("snip",)) -> SimpleNamespace:
+    """Shaped like ``experiment=criteria``: the quickstart's runs pruned by every registered
+    method (`propensity.pruning.registry.METHOD_NAMES`, 28)."""
+    from propensity.pruning.registry import METHOD_NAMES
+
+    made = make_tables(widths=(0.1, 0.5, 1.0, 2.0), init_seeds=(0, 1, 2), data_seeds=(0,),
+                       inits=("glorot",), model_types=(("mlp", "sgd"),), broken=False)
+    return with_methods(made, METHOD_NAMES, trajectories_for=trajectories_for)

@@ -142,4 +142,26 @@ def test_trajectories_by_method_one_figure_per_method():
     title = "Validation accuracy against density, random pruning (as Figure 3)"
     assert figures["random"].get_suptitle().replace("\n", " ") == title  # wrapped to fit
     assert figures["magnitude"].get_suptitle().startswith("Figure 3:")
-    assert len(figures["random"].axes[0].get_lines()) == 3  # one line per width
+    means = [line for line in figures["random"].axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert len(means) == 3  # one line per width (the others mark the threshold)
+
+
+def test_more_methods_than_a_legend_holds_get_a_panel_each_against_magnitude():
+    from matplotlib.collections import PathCollection
+
+    from propensity.analysis.methods import OVERLAID_METHODS, ed_by_method
+    from propensity.pruning.registry import METHOD_NAMES
+    from tests.analysis.synthetic import criteria_tables, quickstart_tables
+
+    few = ed_by_method(quickstart_tables().runs)
+    assert len(few.axes) == 1 and few.axes[0].get_legend() is not None
+    assert len(METHOD_NAMES) > OVERLAID_METHODS
+    many = ed_by_method(criteria_tables().runs)
+    shown = [ax for ax in many.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == [m for m in METHOD_NAMES if m != "magnitude"]
+    assert all(ax.get_legend() is None for ax in shown)
+    # each panel: magnitude and its method, mean per width (4 widths), 3 runs as circles each
+    first = shown[0]
+    assert len([line for line in first.get_lines() if line.get_marker() == "o"]) == 2
+    circles = sum(len(c.get_offsets()) for c in first.collections if isinstance(c, PathCollection))
+    assert circles == 2 * 4 * 3

@@ -1,5 +1,6 @@
 """`build_report` end to end on hand-made tables: Markdown, figures and CSVs, all consistent."""
 
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,8 +20,10 @@ from propensity.mechanisms.artifacts import (
     save_weights,
 )
 from propensity.report import FIGURES, build_report, markdown_table
+from propensity.report import parts as report_parts
 from propensity.report.mechanisms_section import mechanisms_part
 from tests.analysis.synthetic import make_tables
+from tests.report.test_layout import layout_problems
 
 
 @pytest.fixture(scope="module")
@@ -138,12 +141,35 @@ def artifact_tables(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def artifact_report(artifact_tables, tmp_path_factory):
+    """The report with methods and section 5; also every figure it saved and every warning."""
     out = tmp_path_factory.mktemp("report5")
-    return build_report(artifact_tables, out, source="hand-made with artifacts").read_text(), out
+    figures = {}
+    real = report_parts.save_figure
+
+    def keep(fig, figures_dir, stem):
+        figures[stem] = fig
+        real(fig, figures_dir, stem)
+
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings(record=True) as caught:
+        patch.setattr(report_parts, "save_figure", keep)
+        warnings.simplefilter("always")
+        text = build_report(artifact_tables, out, source="hand-made with artifacts").read_text()
+    return text, out, SimpleNamespace(figures=figures, warnings=[str(w.message) for w in caught])
+
+
+def test_report_with_every_section_warns_nothing_and_every_figure_is_legible(artifact_report):
+    *_, rendered = artifact_report
+    assert rendered.warnings == []
+    assert [p for stem, fig in rendered.figures.items() for p in layout_problems(fig, stem)] == []
+    tsne = rendered.figures["fig7_8_tsne"]
+    assert len([ax for ax in tsne.axes if ax.get_visible()]) == 1
+    assert tsne.get_suptitle().replace("\n", " ").startswith(
+        "t-SNE of correctness, MLP/SGD · digits, glorot"
+    )
 
 
 def test_report_compares_pruning_methods(artifact_report, artifact_tables):
-    text, out = artifact_report
+    text, out, _ = artifact_report
     assert "## Pruning methods" in text and "Methods: magnitude, random." in text
     saved = pd.read_csv(out / "tables" / "methods_summary.csv")
     expected = method_summary(artifact_tables.runs)
@@ -157,7 +183,7 @@ def test_report_compares_pruning_methods(artifact_report, artifact_tables):
 
 
 def test_report_section5_overlap_tables_with_chance_line(artifact_report):
-    text, out = artifact_report
+    text, out, _ = artifact_report
     assert "## Why density? (section 5)" in text and ENABLE not in text
     assert "**MLP/SGD · digits, glorot** (9 runs)" in text
     assert "| 0.5 | 40.0 | 40.0 | 40.0 | 3 |" in text
@@ -168,7 +194,7 @@ def test_report_section5_overlap_tables_with_chance_line(artifact_report):
 
 
 def test_report_section5_hamming_distances_and_tsne(artifact_report):
-    text, out = artifact_report
+    text, out, _ = artifact_report
     hamming = pd.read_csv(out / "tables" / "section5_hamming.csv").iloc[0]
     assert hamming["models"] == 9 and hamming["images"] == IMAGES and hamming["data_seed"] == 0
     assert hamming["within"] == 2
@@ -184,7 +210,7 @@ def test_report_section5_hamming_distances_and_tsne(artifact_report):
 
 
 def test_report_section5_activation_summary(artifact_report):
-    text, out = artifact_report
+    text, out, _ = artifact_report
     summary = pd.read_csv(out / "tables" / "section5_activations.csv").set_index(["layer", "width"])
     fc1 = summary.loc[("fc1", 2.0)]
     assert fc1["runs"] == 3 and fc1["hoyer"] == pytest.approx(0.5)

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -131,3 +132,40 @@ def test_unconverged_and_unreadable_runs_are_listed_and_the_switch_restores_them
     assert main([str(tmp_path), "--out", str(out), "--include-unconverged"]) == 0
     assert pd.read_csv(out / "tables" / "table2.csv")["n_runs"].tolist() == [2]
     assert len(pd.read_csv(out / "tables" / "excluded_runs.csv")) == 1  # the unreadable record
+
+
+@pytest.mark.slow
+def test_a_successful_report_of_every_method_prints_one_line_and_nothing_on_stderr(tmp_path):
+    tables = _synthetic().criteria_tables()
+    for name in ("runs", "trajectories", "histories"):
+        getattr(tables, name).to_parquet(tmp_path / f"{name}.parquet")
+    command = [sys.executable, "-m", "propensity.report", str(tmp_path), "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""
+    assert done.stdout.startswith("report: ") and done.stdout.count("\n") == 1
+
+
+def test_a_library_warning_goes_to_the_log_not_the_console(tmp_path, capsys, monkeypatch):
+    from propensity.report import command_line
+
+    tables = _synthetic().degenerate_tables()
+    for name in ("runs", "trajectories", "histories"):
+        getattr(tables, name).to_parquet(tmp_path / f"{name}.parquet")
+    real = command_line.build_report
+
+    def warns(*args, **kwargs):
+        for _ in range(2):
+            warnings.warn("Precision loss occurred in moment calculation", RuntimeWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(command_line, "build_report", warns)
+    out = tmp_path / "out"
+    assert main([str(tmp_path), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == ""
+    assert f"1 library warning(s) in {out / 'warnings.log'}" in printed.out
+    assert "RuntimeWarning: Precision loss" in (out / "warnings.log").read_text()
+    monkeypatch.setattr(command_line, "build_report", real)
+    assert main([str(tmp_path), "--out", str(out)]) == 0
+    assert not (out / "warnings.log").exists() and "library warning" not in capsys.readouterr().out

@@ -25,6 +25,7 @@ def test_run_writes_record_history_and_trajectory(compose_cfg) -> None:
     assert saved == record
     assert saved.total_weights == sum(saved.weights_per_layer.values()) == 64 * 30 + 30 * 10 + 100
     assert saved.model == "mlp" and saved.width == 0.1 and saved.stop_epoch == 2
+    assert saved.num_classes == 10  # chance, for the report, is 1 / num_classes
     assert 0 < saved.effective_density <= 1
     assert saved.unpruned_weights == round(saved.effective_density * saved.total_weights)
     assert set(saved.ed_by_threshold) == {"0.01", "0.02", "0.05", "0.1"}
