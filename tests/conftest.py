@@ -63,6 +63,15 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Completed
     )
 
 
+@pytest.fixture(scope="session")
+def digits_sweep_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quickstart's real digits sweep (`tests.report.test_cli.digits_sweep`), run once per
+    session for the report and notebook tests that read it (one process, not one per reader)."""
+    from tests.report.test_cli import digits_sweep
+
+    return digits_sweep(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """Run tiny models on one thread: on a loaded 2-core machine, intra-op threads spin and
