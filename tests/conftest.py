@@ -21,6 +21,17 @@ FAST = ["data=digits", "width=0.1", "stop=epochs", "stop.max_epochs=2", "logger=
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# One intra-op thread for the suite and every process it starts (inherited through the
+# environment): its models are tiny, and on the loaded 2-core machine two threads spin on each
+# small op (measured: tests/engines/test_stopping.py and tests/pruning/test_units.py 12.6-15.4 s
+# with two threads, 1.9-3.4 s with one). Set OMP_NUM_THREADS to run the suite with more.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture
@@ -50,6 +61,15 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Completed
         [sys.executable, "-m", "propensity.train", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def digits_sweep_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quickstart's real digits sweep (`tests.report.test_cli.digits_sweep`), run once per
+    session for the report and notebook tests that read it (one process, not one per reader)."""
+    from tests.report.test_cli import digits_sweep
+
+    return digits_sweep(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

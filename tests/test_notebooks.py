@@ -7,15 +7,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.report.test_cli import digits_sweep
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    return digits_sweep(tmp_path_factory.getbasetemp())
+def results(digits_sweep_results) -> Path:
+    return digits_sweep_results
 
 
 def test_notebooks_are_saved_without_outputs():

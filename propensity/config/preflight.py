@@ -5,7 +5,10 @@ libraries can say, without loading a data set or training a step:
 
 - the data set is present (`TensorDataModule.missing`; the constructor's own checks run too);
 - the optimiser accepts the job's keyword arguments, built on a dummy parameter;
-- the Trainer accepts the job's arguments, passing Lightning's own checks at construction.
+- the Trainer accepts the job's arguments, passing Lightning's own checks at construction;
+- each pruning method can take the model (`PruningMethod.refusal`: OBD's exact Hessian diagonal,
+  for one, takes only networks piecewise linear in their weights), asked of the model built on
+  the meta device, where a method may refuse some model at all.
 
 Each problem is one line, ``key=value: problem; fix``, naming the key even where the library's
 message does not. A sweep runs the pre-flight for every job before launching any (the cohort
@@ -42,7 +45,8 @@ def problems(cfg: DictConfig, cache: Cache | None = None) -> list[str]:
     found = []
     for name, check, groups in (("data", _check_data, ("data", "init_seed", "data_seed")),
                                 ("optim", _check_optimizer, ("optim",)),
-                                ("trainer", _check_trainer, ("trainer",))):
+                                ("trainer", _check_trainer, ("trainer",)),
+                                ("pruning", _check_pruning_methods, ("model", "data", "pruning"))):
         key = name + json.dumps([resolved.get(g) for g in groups], sort_keys=True, default=str)
         if key not in cache:
             cache[key] = check(cfg)
@@ -92,6 +96,31 @@ def _check_trainer(cfg: DictConfig) -> list[str]:
                      enable_checkpointing=False, callbacks=[], plugins=[LightningEnvironment()])
 
     return _check_arguments("trainer", cfg.trainer, make, "Trainer")
+
+
+def _check_pruning_methods(cfg: DictConfig) -> list[str]:
+    import torch
+
+    from propensity.pruning.registry import method
+
+    names = [str(cfg.pruning.method), *(str(b) for b in cfg.pruning.baselines)]
+    asked = [name for name in names if method(name).may_refuse]
+    if not asked:
+        return []
+    try:
+        data = build(cfg.data, data_seed=int(cfg.data_seed), batch_seed=0)  # knows its shape, loads nothing
+        with torch.device("meta"):
+            model = build(cfg.model, input_shape=data.input_shape, num_classes=data.num_classes)
+    except Exception:  # the data and model checks name what fails to build
+        return []
+    found = []
+    for name in asked:
+        refusal = method(name).refusal(model, data.input_shape)
+        if refusal is not None:
+            key = "pruning.method" if name == names[0] else "pruning.baselines"
+            value = name if name == names[0] else f"[{','.join(names[1:])}]"
+            found.append(f"{key}={value}: {name} cannot take model {cfg.model.get('name', '')}: {refusal}")
+    return found
 
 
 def _check_arguments(group: str, node: DictConfig, make: Callable[[dict[str, Any]], Any],

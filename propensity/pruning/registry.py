@@ -16,6 +16,11 @@ alone, never on a method's name:
 - a method that *measures* its own trajectory (it trains, as edge-popup trains scores, or it
   removes whole units) is given one trained model and its splits at a time.
 
+A method that cannot take every model says why for a given one (`PruningMethod.refusal`): the
+pre-flight asks before anything trains (OBD's exact Hessian diagonal takes only networks
+piecewise linear in their weights; ``obd_gn``, its Gauss-Newton form, any of dense and
+convolutional layers).
+
 Names: a criterion is ``<score>`` at the paper's layer-wise allocation, ``<score>_<allocation>``
 otherwise (``global_magnitude`` keeps its older name); ``<criterion>_shuffled`` has that
 criterion's per-layer counts at every level and random positions. The layer-wise criteria's
@@ -58,6 +63,8 @@ class Splits:
 PlanOf = Callable[[nn.Module, PruningSettings, int], PruningPlan]
 # (trained model, data splits, settings) -> trajectory
 TrajectoryOf = Callable[[nn.Module, Splits, PruningSettings], Trajectory]
+# (model, input shape) -> why the method cannot take the model ("problem; fix"), or None
+RefusalOf = Callable[[nn.Module, Sequence[int]], str | None]
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,24 @@ class PruningMethod:
     needs_train_split: bool = False
     random: bool = False  # its plans are drawn: averaged over ``pruning.mask_seeds`` seeds
     criterion: Criterion | None = None
+    refuses: RefusalOf | None = None  # a planning or measuring method that cannot take every model
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.plan, self.trajectory, self.criterion)) != 1:
             raise ValueError("a pruning method plans masks, is a criterion or measures its trajectory")
+
+    @property
+    def may_refuse(self) -> bool:
+        """Whether some model cannot be pruned by this method (so the pre-flight builds it)."""
+        return self.refuses is not None or (self.criterion is not None and self.criterion.may_refuse)
+
+    def refusal(self, model: nn.Module, input_shape: Sequence[int]) -> str | None:
+        """Why this method cannot take `model` on inputs of `input_shape`, one line
+        (``problem; fix``), or None: asked before anything trains (the pre-flight), so a
+        run never trains a model its pruning method then refuses."""
+        if self.refuses is not None:
+            return self.refuses(model, input_shape)
+        return None if self.criterion is None else self.criterion.refusal(model, input_shape)
 
     def seeds(self, settings: PruningSettings) -> Sequence[int]:
         """The mask seeds whose trajectories are averaged: ``pruning.mask_seeds`` of them for a
@@ -129,7 +150,8 @@ METHODS: dict[str, PruningMethod] = {
     "edge_popup": PruningMethod(trajectory=edge_popup_scores, needs_train_split=True),
     # Criteria beyond magnitude (section 6): other scores at the paper's layer-wise allocation ...
     "snip": criterion("snip"),
-    "obd": criterion("obd"),
+    "obd": criterion("obd"),  # exact: refuses a model not piecewise linear in its weights
+    "obd_gn": criterion("obd_gn"),  # OBD's Gauss-Newton diagonal: any model of dense and conv layers
     "synflow": criterion("synflow"),
     # ... every score with the other allocations ...
     "snip_global": criterion("snip", "global"),

@@ -7,12 +7,13 @@ ranked by `propensity.pruning.allocation`; a larger score means more important, 
 smallest is pruned first.
 
 Every score returns, per model, one tensor per prunable layer (`prunable_weights` order) of the
-weight's shape. The gradient scores (SNIP, OBD) read a seeded sample of ``samples`` training
-examples (`sample`) at the trained weights, with the model in eval mode (BatchNorm uses its
-running statistics: the state in which the pruned model is evaluated). SNIP is batched over the
-members of a cohort with ``torch.func.vmap`` over their stacked parameters; OBD scores members
-one after another, each batched over its samples (its per-layer sums of squared per-sample
-gradients are matmuls that a vmap over members would not make fewer).
+weight's shape. The gradient scores (SNIP, OBD and its Gauss-Newton form) read a seeded sample
+of ``samples`` training examples (`sample`) at the trained weights, with the model in eval mode
+(BatchNorm uses its running statistics: the state in which the pruned model is evaluated).
+SNIP is batched over the members of a cohort with ``torch.func.vmap`` over their stacked
+parameters; OBD (`propensity.pruning.obd`) scores members one after another, each batched
+over its samples (its per-layer sums of squared per-sample gradients are matmuls that a vmap
+over members would not make fewer).
 """
 
 from __future__ import annotations
@@ -26,16 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, stack_module_state, vmap
 
+from propensity.pruning.obd import LayerScores, obd_refusal
+from propensity.pruning.obd import obd as obd_exact
+from propensity.pruning.obd import obd_gn as obd_gauss_newton
 from propensity.pruning.prunable import prunable_weights
 
 Split = tuple[torch.Tensor, torch.Tensor]
-LayerScores = list[torch.Tensor]
-# Elements of per-sample gradients held at once (x 4 bytes in float32): 128 MiB.
-GRADIENT_ELEMENTS = 2**25
 # Samples a forward of SNIP's pass (the sum of the gradients does not depend on it but for rounding).
 SNIP_BATCH = 1024
-# Samples a forward of OBD's passes, fewer where a convolution's per-sample gradients are large.
-OBD_BATCH = 256
 
 
 def sample(x: torch.Tensor, y: torch.Tensor, samples: int, seed: int) -> Split:
@@ -108,104 +107,30 @@ def snip(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[Laye
 
 
 def obd(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[LayerScores]:
-    """Optimal Brain Damage's saliency 1/2 * H_ii * w^2 (LeCun, Denker & Solla 1990), H the
-    Hessian of the mean cross-entropy of the sample, with the **exact diagonal** of H.
-
-    Why exact and how: each logit of these networks (ReLU, max-pool, average-pool, eval-mode
-    BatchNorm) is piecewise linear in any single weight, so the second derivative of a logit
-    along one weight is zero almost everywhere and the Hessian's diagonal equals that of the
-    Gauss-Newton matrix J^T H_z J, H_z = diag(p) - p p^T the softmax cross-entropy's Hessian in
-    the logits. H_z = S S^T with the columns s_c = sqrt(p_c) (e_c - p), so
-    H_ii = mean over samples n of sum_c (J_n^T s_nc)_i^2. Per class c, one backward pass of the
-    batch gives every layer's output gradient delta_n; a sample's weight gradient is then
-    delta_n a_n^T for a dense layer (so the sum of squares is one matmul, (delta^2)^T a^2) and
-    sum over positions of delta_n,p u_n,p^T for a convolution (u: the unfolded input; squared per
-    sample). On a network with curved activations this would be the Gauss-Newton approximation;
-    LeCun et al. used the same Gauss-Newton ("Levenberg-Marquardt") approximation for their
-    sigmoid networks. Departure: OBD prunes, retrains and repeats; here it scores once, after
-    training, without retraining (section 3.2). Members are scored one after another: per
-    sample it is one forward and one backward per class, the work of C (classes) SNIP passes.
-    """
-    samples = _check_data(models, data, "OBD")
-    return [_obd_one(model, x) for model, (x, _) in zip(models, samples, strict=True)]
+    """Optimal Brain Damage's saliency 1/2 * H_ii * w^2 with the **exact** Hessian diagonal, for
+    networks piecewise linear in their weights; any other model is refused
+    (`propensity.pruning.obd`)."""
+    return obd_exact(models, _check_data(models, data, "OBD"))
 
 
-def _layers(model: nn.Module) -> list[nn.Module]:
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    if len(layers) != len(prunable_weights(model)) or any(
-            isinstance(m, nn.Conv2d) and m.groups != 1 for m in layers):
-        raise ValueError("OBD's Hessian diagonal knows Linear and ungrouped Conv2d layers only")
-    return layers
-
-
-def _obd_one(model: nn.Module, x: torch.Tensor) -> LayerScores:
-    layers = _layers(model)
-    diagonal = [torch.zeros_like(m.weight, dtype=torch.float64 if m.weight.dtype == torch.float64
-                                 else torch.float32) for m in layers]
-    largest = max(m.weight.numel() for m in layers if isinstance(m, nn.Conv2d)) if any(
-        isinstance(m, nn.Conv2d) for m in layers) else 1
-    batch = max(1, min(OBD_BATCH, GRADIENT_ELEMENTS // largest))
-    seen: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def keep(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        if module in seen:
-            raise ValueError("OBD's Hessian diagonal needs each layer called once per forward")
-        seen[module] = (inputs[0].detach(), output)
-
-    handles = [m.register_forward_hook(keep) for m in layers]
-    try:
-        with torch.enable_grad():
-            frozen = not any(w.requires_grad for w in (m.weight for m in layers))
-            for part in _chunks(len(x), batch):
-                seen.clear()
-                # frozen weights: the layer outputs still need a graph, so the input carries one
-                z = model(x[part].detach().requires_grad_() if frozen else x[part])
-                p = torch.softmax(z.detach(), dim=1)
-                outputs = [seen[m][1] for m in layers]
-                for c in range(z.shape[1]):
-                    s = p[:, c : c + 1].sqrt() * (F.one_hot(torch.tensor(c), z.shape[1]).to(p) - p)
-                    deltas = torch.autograd.grad((z * s).sum(), outputs, retain_graph=c + 1 < z.shape[1])
-                    for i, (m, delta) in enumerate(zip(layers, deltas, strict=True)):
-                        diagonal[i] += _squared_gradients(m, seen[m][0], delta.detach())
-    finally:
-        for h in handles:
-            h.remove()
-        seen.clear()
-    n = len(x)
-    return [(0.5 * d / n * m.weight.detach().square()).abs().to(m.weight.dtype)
-            for m, d in zip(layers, diagonal, strict=True)]
-
-
-def _squared_gradients(module: nn.Module, a: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-    """Sum over the batch of each sample's weight gradient squared, given the layer's input `a`
-    and output gradient `delta`."""
-    if isinstance(module, nn.Linear):
-        if a.dim() != 2:
-            raise ValueError("OBD's Hessian diagonal needs dense layers on flat inputs")
-        return delta.square().T @ a.square()
-    assert isinstance(module, nn.Conv2d)
-    total = torch.zeros_like(module.weight)
-    positions = delta[0].numel() // delta.shape[1]
-    # unfolded inputs and per-sample gradients of a few samples at a time: bounded memory
-    size = max(1, GRADIENT_ELEMENTS // max(module.weight.numel(), module.weight[0].numel() * positions))
-    for part in _chunks(len(a), size):
-        unfolded = F.unfold(a[part], module.kernel_size, module.dilation,  # type: ignore[arg-type]
-                            module.padding, module.stride)  # type: ignore[arg-type]
-        per_sample = torch.bmm(delta[part].flatten(2), unfolded.transpose(1, 2))  # n x out x in*kh*kw
-        total += per_sample.square().sum(dim=0).view_as(module.weight)
-    return total
+def obd_gn(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[LayerScores]:
+    """OBD's saliency with the Gauss-Newton diagonal of the Hessian: exact on a piecewise-linear
+    network, LeCun et al.'s own approximation elsewhere (`propensity.pruning.obd`)."""
+    return obd_gauss_newton(models, _check_data(models, data, "OBD (Gauss-Newton)"))
 
 
 def synflow(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[LayerScores]:
     """SynFlow's synaptic saliency |w * dR/dw| (Tanaka et al. 2020, "Pruning neural networks
     without any data by iteratively conserving synaptic flow"), data-free.
 
-    As the authors' code does: in float64 (R overflows float32 in deep models), every floating
-    parameter and buffer replaced by its absolute value, eval mode, R the sum of the outputs
-    for an all-ones input of the data's shape (the shape is read from ``data``, the only use of
-    it). Departure: SynFlow prunes iteratively (100 rounds of re-scoring, to avoid layer
-    collapse at initialisation); here it is **one-shot**, scored once on the trained weights, so
-    that, as every criterion of this project, it is computed once per model and not per level.
+    As the authors' code does: every floating parameter and buffer replaced by its absolute
+    value, eval mode, R the sum of the outputs for an all-ones input of the data's shape (the
+    shape is read from ``data``, the only use of it). Unlike their code, whose cast to float64
+    is commented out, this runs in float64: R sums over every input-output path a product of
+    absolute weights, which can exceed float32's range (3.4e38) in a deep or wide model.
+    Departure: SynFlow prunes iteratively (100 rounds of re-scoring, to avoid layer collapse at
+    initialisation); here it is **one-shot**, scored once on the trained weights, so that, as
+    every criterion of this project, it is computed once per model and not per level.
     One forward and backward per model: nothing worth batching.
     """
     out = []
@@ -225,18 +150,29 @@ def synflow(models: Sequence[nn.Module], data: Sequence[Split | None]) -> list[L
     return out
 
 
+# (model, input shape) -> why the score cannot take the model ("problem; fix"), or None
+Refusal = Callable[[nn.Module, Sequence[int]], str | None]
+
+
 @dataclass(frozen=True)
 class Score:
-    """A score by name: its function and whether it reads training samples."""
+    """A score by name: its function, whether it reads training samples, and, for a score that
+    cannot take every model, why it cannot take a given one."""
 
     function: Callable[[Sequence[nn.Module], Sequence[Split | None]], list[LayerScores]]
     needs_train_split: bool
+    refusal: Refusal | None = None
+
+
+def _obd_gn_refusal(model: nn.Module, input_shape: Sequence[int]) -> str | None:
+    return obd_refusal(model, input_shape, exact=False)
 
 
 SCORES: dict[str, Score] = {
     "magnitude": Score(magnitude, False),
     "snip": Score(snip, True),
-    "obd": Score(obd, True),
+    "obd": Score(obd, True, obd_refusal),
+    "obd_gn": Score(obd_gn, True, _obd_gn_refusal),
     "synflow": Score(synflow, False),
 }
 

@@ -61,11 +61,26 @@ def test_a_finding_under_every_criterion_says_so():
 
 
 def test_a_criterion_is_paired_with_its_control_run_by_run():
-    better = {w: [c - 10 for c in GROWING[w]] for w in TOTALS}
-    noisy = {w: [c - 10 + d for c, d in zip(GROWING[w], (0, 3, -3), strict=True)] for w in TOTALS}
-    table = control_differences(runs(magnitude=better, random=noisy, snip_lamp=GROWING))
+    """Each run's criterion ED is compared with the same run's control ED: the differences are
+    (-10, -4, -16) weights at every width while the runs themselves differ by up to 100, so the
+    paired interval and p (checked against the t distribution by hand) hold only if the pairs do;
+    any other pairing of the same columns has the same mean but far wider differences."""
+    from scipy import stats
+
+    offsets = (-10, -4, -16)
+    better = {w: [c + d for c, d in zip(GROWING[w], offsets, strict=True)] for w in TOTALS}
+    table = control_differences(runs(magnitude=better, random=GROWING, snip_lamp=GROWING))
     assert set(table["method"]) == {"magnitude"} and set(table["control"]) == {"random"}
-    assert table["mean_diff"].tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+    mean, sd, n = -10.0, 6.0, 3  # of the offsets
+    half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
+    p = 2 * stats.t.cdf(mean / (sd / n**0.5), n - 1)
+    for row in table.itertuples():
+        total = TOTALS[row.width]
+        assert row.n_pairs == n
+        assert row.mean_diff == pytest.approx(mean / total, rel=1e-12)
+        assert (row.diff_ci_low, row.diff_ci_high) == pytest.approx(
+            ((mean - half) / total, (mean + half) / total), rel=1e-9)
+        assert row.p == pytest.approx(p, rel=1e-9)
 
 
 def test_units_summarise_the_unit_effective_density():

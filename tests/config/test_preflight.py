@@ -120,3 +120,11 @@ def test_a_sweep_with_bad_keywords_names_each_and_launches_nothing(tmp_path: Pat
     assert any("trainer.precision=banana: " in x and "(2 of 4 jobs)" in x for x in lines), lines
     assert not (tmp_path / "r").exists() and [p.name for p in (tmp_path / "sweep").iterdir()] == [
         "multirun.yaml"]
+
+
+def test_obd_takes_the_papers_networks_and_refuses_the_vit_naming_its_module(compose_cfg: Compose) -> None:
+    for model in ("mlp", "conv2", "resnet"):
+        assert problems(compose_cfg(f"model={model}", "data=digits", "pruning.method=obd")) == [], model
+    [line] = problems(compose_cfg("model=vit", "data=digits", "pruning.baselines=[random,obd_lamp]"))
+    assert line.startswith("pruning.baselines=[random,obd_lamp]: obd_lamp cannot take model vit: module "
+                           "'blocks.0.norm1' (LayerNorm) applies layer_norm")

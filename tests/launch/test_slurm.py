@@ -119,7 +119,9 @@ def _wait_for_epochs(tmp_path: Path, epochs: int, timeout: float = 300) -> Path:
     raise AssertionError(f"no run reached epoch {epochs} in {timeout:.0f}s")
 
 
-LONG_RUN = [*RUN, "stop.max_epochs=300", "progress=false"]
+# Long enough that a requeue or a cancellation after epoch 20 lands mid-run on any machine (130
+# epochs, seconds, left), short enough that the three runs of it cost little.
+LONG_RUN = [*RUN, "stop.max_epochs=150", "progress=false"]
 
 
 @pytest.fixture(scope="module")

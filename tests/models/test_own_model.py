@@ -225,3 +225,30 @@ def test_the_run_key_covers_the_model_target_and_its_arguments(mynets: Path, com
     assert run_key(compose_cfg("model=vit", "model.depth=4")) == vit  # the default: same run
     assert run_key(compose_cfg("model=vit", "model.depth=2")) != vit
     assert run_key(compose_cfg("model=vit", "model.patch_size=7")) != vit
+
+
+def test_obd_on_the_own_tanh_model_is_refused_before_training_and_obd_gn_is_recorded_as_such(
+        mynets: Path, tmp_path: Path) -> None:
+    """OBD's exact Hessian diagonal takes only networks piecewise linear in their weights: the
+    README's Tanh-LayerNorm example is refused by the pre-flight, in one line naming the module,
+    before anything trains; its Gauss-Newton form runs under its own name."""
+    from propensity.config import preflight
+
+    own = "model._target_=mynets.TanhNet"
+    [cfg] = configs(tmp_path / "results", own, "pruning.method=obd", seeds=[(0, 0)])
+    [line] = preflight.problems(cfg)
+    assert line.startswith("pruning.method=obd: obd cannot take model tanhnet: module '2' (Tanh) applies "
+                           "tanh, so the network is not piecewise linear in its weights")
+    assert line.endswith("; use obd_gn (the Gauss-Newton diagonal, recorded as obd_gn) or snip")
+    with pytest.raises(ConfigError, match=r"^pruning\.method=obd: "):
+        train(cfg)
+    assert not (tmp_path / "results").exists()  # nothing was trained or written
+    [baseline] = configs(tmp_path / "results", own, "pruning.baselines=[snip,obd]", seeds=[(0, 0)])
+    assert preflight.problems(baseline)[0].startswith("pruning.baselines=[snip,obd]: obd cannot take model")
+
+    [cfg] = configs(tmp_path / "results", own, "pruning.baselines=[obd_gn]", seeds=[(0, 0)])
+    assert preflight.problems(cfg) == []
+    record = train(cfg)
+    assert set(record.ed_by_method) == {"magnitude", "obd_gn"}
+    frame = pd.read_csv(run_dir(tmp_path / "results", "adhoc", record.run_key) / "trajectory.csv")
+    assert set(frame["method"]) == {"magnitude", "obd_gn"}

@@ -7,7 +7,7 @@ import torch
 
 from propensity.models import MLP, Conv2, initialize
 from propensity.pruning.allocation import allocate, erk_factors, erk_kept, lamp_scores, shuffled
-from propensity.pruning.masks import plan
+from propensity.pruning.masks import kept_count, plan
 from propensity.pruning.prunable import prunable_weights
 
 
@@ -52,14 +52,32 @@ def test_erk_spends_the_budget_in_proportion_and_makes_overflowing_layers_dense(
 
 
 @pytest.mark.parametrize("schedule", ["original", "remaining"])
-def test_layerwise_magnitude_is_the_papers_plan_and_global_is_global_magnitude(schedule):
+def test_layerwise_magnitude_is_the_papers_plan(schedule):
     model = initialize(MLP(0.1, (1, 8, 8), 10), "glorot", 3)
     names, scores = _named(model)
-    for allocation, method in (("layerwise", "magnitude"), ("global", "global_magnitude")):
-        ours = allocate(allocation, names, scores, 0.05, schedule, 0.05)
-        theirs = plan(model, method, 0.05, schedule, 0.05)
-        assert torch.equal(ours.pruned, theirs.pruned)
-        assert all(torch.equal(a, b) for a, b in zip(ours.orders, theirs.orders, strict=False))
+    ours = allocate("layerwise", names, scores, 0.05, schedule, 0.05)
+    theirs = plan(model, "magnitude", 0.05, schedule, 0.05)
+    assert torch.equal(ours.pruned, theirs.pruned)
+    assert all(torch.equal(a, b) for a, b in zip(ours.orders, theirs.orders, strict=True))
+
+
+@pytest.mark.parametrize("schedule", ["original", "remaining"])
+def test_global_prunes_the_globally_smallest_scores_as_global_magnitude_does(schedule):
+    """Checked against a sort by hand: level k prunes the schedule's count of the total, and
+    those are the count smallest |w| of the whole model, wherever they lie."""
+    model = initialize(MLP(0.1, (1, 8, 8), 10), "glorot", 3)
+    names, scores = _named(model)
+    by_hand = sorted((float(v), layer, i) for layer, s in enumerate(scores)
+                     for i, v in enumerate(s.reshape(-1).tolist()))
+    total = len(by_hand)
+    for p in (allocate("global", names, scores, 0.05, schedule, 0.05),
+              plan(model, "global_magnitude", 0.05, schedule, 0.05)):
+        for k in range(p.levels):
+            count = total - kept_count(total, k, 0.05, schedule)
+            smallest = {(layer, i) for _, layer, i in by_hand[:count]}
+            pruned = {(layer, int(i)) for layer, order in enumerate(p.orders)
+                      for i in order[: int(p.pruned[k, layer])]}
+            assert pruned == smallest, (p.method, k)
 
 
 @pytest.mark.parametrize("allocation", ["layerwise", "global", "lamp", "erk"])

@@ -20,10 +20,8 @@ def _synthetic():
 
 
 def digits_sweep(base: Path) -> Path:
-    """A real quickstart sweep (MLP on digits, 3 widths x 2 init seeds) under `base`.
-
-    Runs are idempotent, so a second caller (the notebook test) finds them finished.
-    """
+    """A real quickstart sweep (MLP on digits, 3 widths x 2 init seeds) under `base`; the tests
+    read it through the session fixture ``digits_sweep_results``, which runs it once."""
     results = base / "digits_sweep"
     command = [
         sys.executable,
@@ -65,8 +63,8 @@ def test_report_from_collected_parquet(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory):
-    results = digits_sweep(tmp_path_factory.getbasetemp())
+def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory, digits_sweep_results):
+    results = digits_sweep_results
     out = tmp_path_factory.mktemp("report")
     assert main([str(results), "--out", str(out), "--collect"]) == 0
     runs = pd.read_parquet(results / "runs.parquet")
