@@ -145,6 +145,7 @@ def errorbars_by_width(
     categories: list[str],
     colours: dict[str, str],
     names: dict[str, str] | None = None,
+    *,
     spread: float = 0.12,
     joined: bool = False,
     legend: bool = True,
