@@ -11,7 +11,9 @@ refused with one line per problem and nothing launched. A launcher that fails to
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -29,14 +31,21 @@ class CohortSweeper(BasicSweeper):
         batch = super().get_job_batch()
         assert self.config is not None
         cohort = self.config.get("cohort", 1)
-        return group_jobs(batch, cohort) if cohort != 1 else batch
+        # Any other value is refused by every job's pre-flight (`validate_batch_is_legal`).
+        valid = isinstance(cohort, int) and not isinstance(cohort, bool) and cohort > 1
+        return group_jobs(batch, cohort) if valid else batch
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
         if any(key_of(a) == "cohort" and "," in a for a in arguments):
             raise ValueError("cohort cannot be swept; set one value, e.g. cohort=10")
+        made = _first_missing(Path(str(self.config.hydra.sweep.dir)))
         try:
             return super().sweep(arguments)
+        except SystemExit:
+            if made is not None:  # a refused sweep leaves no folder behind
+                _remove_if_only_configs(made)
+            raise
         except Exception as error:
             from propensity.launch.slurm import sbatch_refusal
 
@@ -68,6 +77,23 @@ class CohortSweeper(BasicSweeper):
             for line in found:
                 log.error("sweep not launched: %s", line)
             raise SystemExit(1)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
+    missing = None
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _remove_if_only_configs(folder: Path) -> None:
+    """Remove `folder` when it holds only the sweep's saved config (``multirun.yaml``)."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if all(p.name == "multirun.yaml" for p in files):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _task_config(composed: DictConfig) -> DictConfig:

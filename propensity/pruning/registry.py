@@ -37,9 +37,11 @@ from torch import nn
 from propensity.pruning.criteria import Criterion
 from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.masks import PruningPlan, plan
+from propensity.pruning.prunable import prunable_weights
+from propensity.pruning.scores import scores
 from propensity.pruning.settings import PruningSettings
 from propensity.pruning.trajectory import Trajectory
-from propensity.pruning.units import unit_trajectory
+from propensity.pruning.units import unit_groups, unit_trajectory
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class PruningMethod:
     needs_train_split: bool = False
     random: bool = False  # its plans are drawn: averaged over ``pruning.mask_seeds`` seeds
     criterion: Criterion | None = None
+    # The model-dependent part of a method that measures its own trajectory, run on an
+    # untrained model before anything trains; raises where the method cannot take the model.
+    takes: Callable[[nn.Module], object] | None = None
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.plan, self.trajectory, self.criterion)) != 1:
@@ -154,7 +159,7 @@ METHODS: dict[str, PruningMethod] = {
     "obd_lamp_shuffled": criterion("obd", "lamp", shuffled=True),
     "synflow_lamp_shuffled": criterion("synflow", "lamp", shuffled=True),
     # Whole units instead of weights (section 2, Casper et al. 2021)
-    "units": PruningMethod(trajectory=units),
+    "units": PruningMethod(trajectory=units, takes=unit_groups),
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 REFERENCE = "magnitude"
@@ -173,3 +178,25 @@ def method(name: str) -> PruningMethod:
     if name not in METHODS:
         raise ValueError(f"pruning method {name!r} is unknown; use one of {METHOD_NAMES}")
     return METHODS[name]
+
+
+def refusal(
+    name: str, model: nn.Module, input_shape: Sequence[int], num_classes: int, settings: PruningSettings,
+) -> str | None:
+    """Why method `name` cannot prune `model`, or None when it can: the part of the method
+    that depends on the model's structure is run on the untrained model (a criterion's score
+    on two random samples, a trajectory method's `takes`), so a method refuses the models
+    its own code refuses, before anything trains."""
+    entry = method(name)
+    if not prunable_weights(model):
+        return "it has no Linear or Conv2d weights to prune"
+    try:
+        if entry.criterion is not None:
+            x = torch.randn(2, *input_shape)
+            y = torch.randint(num_classes, (2,))
+            scores(entry.criterion.score, [model], [(x, y)])
+        elif entry.takes is not None:
+            entry.takes(model)
+    except (ValueError, TypeError, RuntimeError, NotImplementedError) as error:
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return None
