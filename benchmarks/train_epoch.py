@@ -21,9 +21,11 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -68,7 +70,8 @@ def project_path(dm: TensorDataModule, width: float = 1.0) -> None:
     with tempfile.TemporaryDirectory() as run_dir:
         report = EpochReport([Path(run_dir)], [[]], 1, progress=False)
         result, _ = fit_one(model, dm, lambda p: torch.optim.SGD(p, lr=1e-3), TrainForEpochs(), 1,
-                            trainer, report, [], Checkpoint.of_run(Path(run_dir), "benchmark"),
+                            partial(instantiate, trainer), report, [],
+                            Checkpoint.of_run(Path(run_dir), "benchmark"),
                             None, {})
     assert result.epochs_trained == 1, result
 

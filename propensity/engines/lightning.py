@@ -17,10 +17,8 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import LightningEnvironment
-from omegaconf import DictConfig
 from torch import nn
 
 from propensity.cohort.fit import FitResult
@@ -155,7 +153,7 @@ def fit_one(
     optimizer: OptimizerFactory,
     rule: StopRule,
     max_epochs: int,
-    trainer_config: DictConfig,
+    make_trainer: Callable[..., L.Trainer],
     report: EpochReport,
     loggers: list[Any],
     checkpoint: Checkpoint,
@@ -164,7 +162,7 @@ def fit_one(
 ) -> tuple[FitResult, str]:
     """Fit `model` with Lightning; return its `FitResult` and the device it trained on.
 
-    `trainer_config` is the ``trainer`` group (instantiated with the callbacks, loggers and
+    `make_trainer` builds the ``trainer`` group's Trainer (given the callbacks, loggers and
     the job's `device` overrides); `resume_from` is the run's readable checkpoint, if the
     run resumes. Checkpoints are saved after every epoch to `checkpoint`.
     """
@@ -173,8 +171,8 @@ def fit_one(
     callbacks.append(L.pytorch.callbacks.ModelCheckpoint(
         dirpath=checkpoint.path.parent, filename=checkpoint.path.stem, save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False))
-    trainer = instantiate(
-        trainer_config, callbacks=callbacks, logger=loggers or False,
+    trainer = make_trainer(
+        callbacks=callbacks, logger=loggers or False,
         default_root_dir=checkpoint.path.parent.parent, plugins=_plugins(), **device,
     )
     if resume_from:

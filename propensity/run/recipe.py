@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
 from propensity.cohort.fit import FitResult, Limits, Member
 from propensity.cohort.memory import near_equal
 from propensity.config import preflight
-from propensity.config.build import build
+from propensity.config.members import JobConfig
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
@@ -38,7 +37,6 @@ from propensity.engines.limits import Batches, debug_batches
 from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import fit_many
 from propensity.engines.stopping import StopRule
-from propensity.launch.devices import device_of, job_device
 from propensity.mechanisms.artifacts import save_initial_weights
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
@@ -46,7 +44,7 @@ from propensity.run.lifecycle import lifecycle
 from propensity.run.measurements import measure
 from propensity.run.members import read_members
 from propensity.run.outcome import conclude, record_fit
-from propensity.run.plan import chunk_plan, configured_batches, evaluation_batches, pruning_levels
+from propensity.run.plan import MemoryPlan, configured_batches
 from propensity.run.records import finished_record
 from propensity.storage.checkpoints import Checkpoint
 from propensity.storage.lock import RunBusyError, RunLock
@@ -55,25 +53,25 @@ from propensity.storage.records import RunRecord, load_record
 log = logging.getLogger("propensity")
 
 
-def train(cfg: DictConfig) -> RunRecord:
+def train(cfg: JobConfig) -> RunRecord:
     """Run (or skip, or resume) the experiment `cfg` describes and return its record."""
     return train_cohort([cfg])[0]
 
 
-def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
+def train_cohort(cfgs: Sequence[JobConfig]) -> list[RunRecord]:
     """Run (or skip, or resume) the runs `cfgs` (one grid cell's seeds); one record each."""
     return trained_and_skipped(cfgs)[0]
 
 
-def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], list[bool]]:
+def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], list[bool]]:
     """Each run's record, and whether it was skipped: finished before, or being trained now
     by another process (which holds its lock, `propensity.storage.lock`). The runs trained
     here hold their locks until they are recorded."""
     members = read_members(cfgs)
     checked: preflight.Cache = {}
-    for member in members:  # before any data loads or folder is made (a sweep has run these already)
+    for cfg, member in zip(cfgs, members, strict=True):  # before any data loads or folder is made
         if not (member.resume and finished_record(member) is not None):
-            preflight.check(member.cfg, checked)
+            preflight.check(cfg, checked)
     records: dict[int, RunRecord] = {}
     todo = []
     with contextlib.ExitStack() as held:
@@ -84,11 +82,12 @@ def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], li
             else:
                 records[i] = record
         skipped = [i in records for i in range(len(members))]
-        limit = max(chunk_plan([members[i] for i in todo]), default=1)
+        plan = MemoryPlan(members)
+        limit = max(plan.chunk_sizes([members[i] for i in todo]), default=1)
         while todo:  # chunk after chunk, each within the memory budget
             chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
             try:
-                trained = train_chunk([members[i] for i in chunk])
+                trained = train_chunk([members[i] for i in chunk], plan)
             except torch.cuda.OutOfMemoryError:
                 if len(chunk) == 1:
                     raise
@@ -117,7 +116,7 @@ def _skip(member: RunSettings, held: contextlib.ExitStack) -> RunRecord | None:
         except RunBusyError as busy:
             log.info("skip %s: %s (%s)", member.run_key, busy, member.run_dir)
             previous, _ = load_record(member.run_dir / "record.json")
-            return previous or RunRecord(run_key=member.run_key, experiment=str(member.cfg.name))
+            return previous or RunRecord(run_key=member.run_key, experiment=member.experiment)
         held.callback(lock.release)
         done = finished_record(member) if member.resume else None
         if done is None:
@@ -137,25 +136,25 @@ class Prepared:
     models: list[nn.Module]
 
 
-def train_chunk(members: Sequence[RunSettings]) -> list[RunRecord]:
+def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRecord]:
     """Fit, measure, conclude and record the members of one chunk."""
     with lifecycle(members) as records:
         prepared = prepare(members, records)
         batches = debug_batches(members[0].trainer)
-        loggers = [make_loggers(m.cfg, m.run_dir, r, reinit="create_new") if batches.logging else []
+        loggers = [make_loggers(m, r, reinit="create_new") if batches.logging else []
                    for m, r in zip(members, records, strict=True)]
         try:
-            results, rules, device = fit(members, prepared, loggers, batches)
+            results, rules, device = fit(members, prepared, loggers, batches, plan)
             for record, result, rule in zip(records, results, rules, strict=True):
                 record_fit(record, result, rule)
                 record.device = str(device)
             live = [k for k, result in enumerate(results) if result.status != "diverged"]
             if live:
-                eval_batch, prune_batch = evaluation_batches(members)
+                eval_batch, prune_batch = plan.evaluation_batches(members)
                 measure([members[k] for k in live], [records[k] for k in live],
                         [prepared.models[k] for k in live], [prepared.data[k] for k in live],
                         [loggers[k] for k in live], device, eval_batch, prune_batch,
-                        pruning_levels(members, prune_batch), batches)
+                        plan.pruning_levels(members, prune_batch), batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
         finally:
@@ -177,7 +176,7 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
     data, models = [], []
     for member, record in zip(members, records, strict=True):
         if member.data_seed not in modules:
-            dm = build(member.cfg.data, data_seed=member.data_seed, batch_seed=member.batch_seed)
+            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
             dm.prepare_data()
             dm.setup("fit")
             modules[member.data_seed] = dm
@@ -187,15 +186,14 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
         record.total_weights, record.weights_per_layer = total_weights(model), weights_per_layer(model)
         data.append(dm)
         models.append(model)
-    cfg = first.cfg
     if len(members) == 1:
         log.info("train %s on %s: width %g, %d weights, %s, %s init, seeds init=%d data=%d",
-                 cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights, cfg.optim.name,
-                 first.init, first.init_seed, first.data_seed)
+                 first.model_name, first.data_name, first.width, records[0].total_weights,
+                 first.optim_name, first.init, first.init_seed, first.data_seed)
     else:
         log.info("train a cohort of %d %s on %s: width %g, %d weights each, %s, %s init, seeds %s",
-                 len(members), cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights,
-                 cfg.optim.name, first.init, [(m.init_seed, m.data_seed) for m in members])
+                 len(members), first.model_name, first.data_name, first.width, records[0].total_weights,
+                 first.optim_name, first.init, [(m.init_seed, m.data_seed) for m in members])
     return Prepared(data, models)
 
 
@@ -206,28 +204,29 @@ def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
     as in its single run, and depends on nothing but the init seed (section 4.4)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(member.init_seed)
-        return build(member.cfg.model, input_shape=data.input_shape, num_classes=data.num_classes)
+        return member.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
 
 
 def fit(
     members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
+    plan: MemoryPlan,
 ) -> tuple[list[FitResult], list[StopRule], torch.device]:
     """Fit the chunk with its engine; each member's stop rule is built from ``conf/stop``."""
     first = members[0]
-    rules = [build(m.cfg.stop) for m in members]
+    rules = [m.build.stop_rule() for m in members]
     max_epochs = batches.max_epochs or first.max_epochs
     report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress)
-    optimizer = build(first.cfg.optim)
+    optimizer = first.build.optimizer()
     if len(members) == 1:
         checkpoint = Checkpoint.of_run(first.run_dir, first.run_key)
         resume_from = checkpoint.readable() if first.resume else None
         if first.artifacts.weights and resume_from is None:
             save_initial_weights(prepared.models[0], first.run_dir)
         result, device = fit_one(prepared.models[0], prepared.data[0], optimizer, rules[0], max_epochs,
-                                 first.cfg.trainer, report, loggers[0], checkpoint, resume_from,
-                                 job_device(first.cfg))
+                                 first.build.trainer, report, loggers[0], checkpoint, resume_from,
+                                 first.trainer_device)
         return [result], rules, torch.device(device)
-    device = device_of(first.cfg)
+    device = first.device
     checkpoint = _cohort_checkpoint(members)
     state = checkpoint.load() if first.resume else None
     if state is not None and "stops" not in state:
@@ -237,7 +236,7 @@ def fit(
     if first.artifacts.weights and state is None:
         for member, model in zip(members, prepared.models, strict=True):
             save_initial_weights(model, member.run_dir)
-    val_batch, _ = evaluation_batches(members)
+    val_batch, _ = plan.evaluation_batches(members)
     if val_batch != configured_batches(first)[0]:
         log.info("evaluation batches of %d samples a forward keep the cohort's %d members within "
                  "the memory budget", val_batch, len(members))
