@@ -69,10 +69,9 @@ def project_path(dm: TensorDataModule, width: float = 1.0) -> None:
     trainer = OmegaConf.merge(OmegaConf.load(TRAINER), {"max_epochs": 1, "accelerator": "cpu"})
     with tempfile.TemporaryDirectory() as run_dir:
         report = EpochReport([Path(run_dir)], [[]], 1, progress=False)
-        result, _ = fit_one(model, dm, lambda p: torch.optim.SGD(p, lr=1e-3), TrainForEpochs(), 1,
-                            partial(instantiate, trainer), report, [],
-                            Checkpoint.of_run(Path(run_dir), "benchmark"),
-                            None, {})
+        result, _ = fit_one(model, dm, lambda p: torch.optim.SGD(p, lr=1e-3), TrainForEpochs(), max_epochs=1,
+                            make_trainer=partial(instantiate, trainer), report=report, loggers=[],
+                            checkpoint=Checkpoint.of_run(Path(run_dir), "benchmark"))
     assert result.epochs_trained == 1, result
 
 

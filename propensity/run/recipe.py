@@ -25,28 +25,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from propensity.cohort.fit import FitResult, Limits, Member
+from propensity.cohort.fit import FitResult
 from propensity.cohort.memory import near_equal
 from propensity.config import preflight
 from propensity.config.members import JobConfig
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
-from propensity.engines.lightning import fit_one
+from propensity.engines.fitting import Chunk, Engine, FitMember
+from propensity.engines.lightning import LightningEngine
 from propensity.engines.limits import Batches, debug_batches
 from propensity.engines.loggers import close_loggers, make_loggers
-from propensity.engines.stacked import fit_many
+from propensity.engines.stacked import StackedEngine, cohort_checkpoint
 from propensity.engines.stopping import StopRule
-from propensity.mechanisms.artifacts import save_initial_weights
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
 from propensity.run.lifecycle import lifecycle
 from propensity.run.measurements import measure
 from propensity.run.members import read_members
 from propensity.run.outcome import conclude, record_fit
-from propensity.run.plan import MemoryPlan, configured_batches
+from propensity.run.plan import MemoryPlan
 from propensity.run.records import finished_record
-from propensity.storage.checkpoints import Checkpoint
 from propensity.storage.lock import RunBusyError, RunLock
 from propensity.storage.records import RunRecord, load_record
 
@@ -161,7 +160,7 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
             for member_loggers, record in zip(loggers, records, strict=True):
                 close_loggers(member_loggers, record)
     if len(members) > 1:
-        _cohort_checkpoint(members).remove_finished()
+        cohort_checkpoint(members).remove_finished()
     return records
 
 
@@ -211,58 +210,17 @@ def fit(
     members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
     plan: MemoryPlan,
 ) -> tuple[list[FitResult], list[StopRule], torch.device]:
-    """Fit the chunk with its engine; each member's stop rule is built from ``conf/stop``."""
+    """Fit the chunk with its engine (Lightning for one member, the stack for more); each
+    member's stop rule is built from ``conf/stop``."""
     first = members[0]
     rules = [m.build.stop_rule() for m in members]
     max_epochs = batches.max_epochs or first.max_epochs
     report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress)
-    optimizer = first.build.optimizer()
-    if len(members) == 1:
-        checkpoint = Checkpoint.of_run(first.run_dir, first.run_key)
-        resume_from = checkpoint.readable() if first.resume else None
-        if first.artifacts.weights and resume_from is None:
-            save_initial_weights(prepared.models[0], first.run_dir)
-        result, device = fit_one(prepared.models[0], prepared.data[0], optimizer, rules[0], max_epochs,
-                                 first.build.trainer, report, loggers[0], checkpoint, resume_from,
-                                 first.trainer_device)
-        return [result], rules, torch.device(device)
-    device = first.device
-    checkpoint = _cohort_checkpoint(members)
-    state = checkpoint.load() if first.resume else None
-    if state is not None and "stops" not in state:
-        log.warning("%s was written by an older version of propensity; retraining the cohort",
-                    checkpoint.path)
-        state = None
-    if first.artifacts.weights and state is None:
-        for member, model in zip(members, prepared.models, strict=True):
-            save_initial_weights(model, member.run_dir)
-    val_batch, _ = plan.evaluation_batches(members)
-    if val_batch != configured_batches(first)[0]:
-        log.info("evaluation batches of %d samples a forward keep the cohort's %d members within "
-                 "the memory budget", val_batch, len(members))
-    results = fit_many(
-        prepared.models, [Member(d.x_train, d.y_train, d.x_val, d.y_val, m.batch_seed)
-                          for m, d in zip(members, prepared.data, strict=True)],
-        optimizer, rules, max_epochs, first.batch_size, val_batch, device, report,
-        None if first.debug else checkpoint, state, _limits(prepared.data[0], batches, first),
-        bool(first.trainer.get("deterministic", True)),
-    )
-    return results, rules, device
-
-
-def _cohort_checkpoint(members: Sequence[RunSettings]) -> Checkpoint:
-    return Checkpoint.of_cohort(members[0].experiment_dir, [m.run_key for m in members])
-
-
-def _limits(data: TensorDataModule, batches: Batches, run: RunSettings) -> Limits:
-    """The stacked engine's minibatches per epoch and validation samples under a debug run's
-    limits, counted as Lightning counts its batches (a whole epoch is one under whole_epoch)."""
-    minibatches = math.ceil(len(data.x_train) / run.batch_size)
-    train = None
-    if batches.train is not None:
-        if data.whole_epoch:
-            train = None if batches.count("train", 1) else 0
-        else:
-            train = batches.count("train", minibatches)
-    val_samples = batches.samples("val", len(data.x_val), configured_batches(run)[0])
-    return Limits(None if train == minibatches else train, val_samples)
+    chunk = Chunk(optimizer=first.build.optimizer(), max_epochs=max_epochs, report=report,
+                  batches=batches, val_batch=plan.evaluation_batches(members)[0])
+    engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
+    results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers)
+                          for m, model, data, rule, member_loggers
+                          in zip(members, prepared.models, prepared.data, rules, loggers, strict=True)],
+                         chunk)
+    return results, rules, engine.device
