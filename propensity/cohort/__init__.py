@@ -12,7 +12,8 @@ from propensity.cohort.fit import EpochEnd, FitResult, Limits, Member, fit
 from propensity.cohort.functional import FunctionalStack, stack_problem
 from propensity.cohort.pool import Pool
 from propensity.cohort.prune import walk
-from propensity.cohort.stacked import StackedModel, stack, stackable, unstack
+from propensity.cohort.stacked import StackedModel, unstack
+from propensity.cohort.stacking import stack, stack_refusal, stackable
 
 __all__ = [
     "EpochEnd",
@@ -25,6 +26,7 @@ __all__ = [
     "fit",
     "stack",
     "stack_problem",
+    "stack_refusal",
     "stackable",
     "unstack",
     "walk",

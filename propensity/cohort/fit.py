@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from propensity.cohort.pool import Pool
-from propensity.cohort.stacked import StackedModel, stack
+from propensity.cohort.stacked import StackedModel
+from propensity.cohort.stacking import stack
 from propensity.data.batches import epoch_permutation
 from propensity.pruning.evaluation import evaluate, member_losses
 from propensity.pruning.masked_training import keep_pruned_at_zero

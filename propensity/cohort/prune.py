@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from propensity.cohort.pool import Pool
-from propensity.cohort.stacked import stack
+from propensity.cohort.stacking import stack
 from propensity.pruning.evaluation import evaluate
 from propensity.pruning.masks import PruningPlan
 from propensity.pruning.measure import SWEEP_BATCH, flat_views, prune_to_level

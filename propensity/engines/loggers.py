@@ -28,6 +28,7 @@ _said_offline = False
 
 def wandb_logger(
     save_dir: str | Path,
+    *,
     project: str = "propensity",
     entity: str | None = None,
     group: str | None = None,

@@ -99,6 +99,7 @@ def measure_trajectory(
     model: nn.Module,
     x_val: torch.Tensor,
     y_val: torch.Tensor,
+    *,
     step: float = 0.02,
     schedule: Schedule = "original",
     min_density: float = 0.01,

@@ -152,8 +152,9 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
                 eval_batch, prune_batch = plan.evaluation_batches(members)
                 measure([members[k] for k in live], [records[k] for k in live],
                         [prepared.models[k] for k in live], [prepared.data[k] for k in live],
-                        [loggers[k] for k in live], device, eval_batch, prune_batch,
-                        plan.pruning_levels(members, prune_batch), batches)
+                        loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
+                        prune_batch=prune_batch, levels_at_once=plan.pruning_levels(members, prune_batch),
+                        batches=batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
         finally:
