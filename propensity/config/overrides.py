@@ -57,6 +57,20 @@ def groups() -> frozenset[str]:
 
 
 @cache
+def top_level_keys() -> tuple[str, ...]:
+    """The top-level keys of a composed config: those ``train.yaml`` sets, one per config
+    group that lands under its own name (``model``, ``data``, ...; not ``experiment`` or
+    ``launcher``, whose files set other keys), and the cohort sweeper's members. A new
+    top-level setting is a line in ``train.yaml``; this list follows."""
+    from propensity.launch.grouping import MEMBERS_KEY
+
+    own = [k for k in yaml.safe_load((CONF / "train.yaml").read_text()) if k not in ("defaults", "hydra")]
+    placed = [g for g in sorted(groups() - {"hydra"})
+              if not any("@package" in p.read_text() for p in (CONF / g).glob("*.yaml"))]
+    return (*own, *(g for g in placed if g not in own), MEMBERS_KEY)
+
+
+@cache
 def known_keys() -> frozenset[str]:
     """The dotted keys every composed config has: those of ``train.yaml``, and those every
     option of a group sets (``data.batch_size``, not ``data.download``, which only some data
