@@ -27,6 +27,16 @@ log = logging.getLogger("propensity")
 class CohortSweeper(BasicSweeper):
     """`BasicSweeper` whose job batches are cohorts of up to ``cohort`` seeds (see module doc)."""
 
+    def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
+        """Check the launcher's settings and environment through its schema before Hydra
+        builds the launcher from them; refuse the sweep, launching nothing, when they fail."""
+        found = _launcher_problems(config)
+        if found:
+            for line in found:
+                log.error("sweep not launched: %s", line)
+            raise SystemExit(1)
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
     def get_job_batch(self) -> Sequence[Sequence[str]]:
         batch = super().get_job_batch()
         assert self.config is not None
@@ -77,6 +87,17 @@ class CohortSweeper(BasicSweeper):
             for line in found:
                 log.error("sweep not launched: %s", line)
             raise SystemExit(1)
+
+
+def _launcher_problems(config: DictConfig) -> list[str]:
+    """The launcher's settings and environment checked through its schema: SLURM's
+    (`propensity.launch.slurm.launcher_problems`) for ``launcher=slurm``."""
+    from propensity.launch.slurm import launcher_problems
+
+    target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+    if not target.endswith("SlurmLauncher"):
+        return []
+    return launcher_problems(lambda key: OmegaConf.select(config, f"hydra.launcher.{key}"))
 
 
 def _first_missing(path: Path) -> Path | None:
