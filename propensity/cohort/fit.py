@@ -64,7 +64,7 @@ class Limits:
 
 
 @dataclass
-class Member:
+class MemberData:
     """One run's data: its splits (tensors may be shared with other members) and batch seed."""
 
     x_train: torch.Tensor
@@ -165,9 +165,9 @@ def _member_state(cohort: StackedModel, position: int) -> dict[str, torch.Tensor
     return {n: cohort.tensor(n)[position].detach().to("cpu", copy=True) for n in names}
 
 
-def fit(
+def fit_stack(
     models: Sequence[nn.Module],
-    members: Sequence[Member],
+    members: Sequence[MemberData],
     optimizer: OptimizerFactory,
     stops: Sequence[StopsAfterEpoch],
     max_epochs: int,
@@ -305,4 +305,4 @@ def _restore(
             dict(state["finals"]))
 
 
-__all__ = ["EpochEnd", "FitResult", "Limits", "Member", "StopsAfterEpoch", "Verdict", "fit"]
+__all__ = ["EpochEnd", "FitResult", "Limits", "MemberData", "StopsAfterEpoch", "Verdict", "fit_stack"]

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from propensity.cohort.fit import EpochEnd, FitResult, Limits, Member, fit
+from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, fit_stack
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
@@ -56,7 +56,7 @@ class StackedEngine:
                      "the memory budget", chunk.val_batch, len(members))
         return fit_many(
             [m.model for m in members],
-            [Member(m.data.x_train, m.data.y_train, m.data.x_val, m.data.y_val, m.run.batch_seed)
+            [MemberData(m.data.x_train, m.data.y_train, m.data.x_val, m.data.y_val, m.run.batch_seed)
              for m in members],
             chunk.optimizer, [m.rule for m in members], max_epochs=chunk.max_epochs,
             batch_size=first.batch_size, eval_batch_size=chunk.val_batch, device=self.device,
@@ -88,7 +88,7 @@ def _limits(data: TensorDataModule, batches: Batches, run: RunSettings) -> Limit
 
 def fit_many(
     models: Sequence[nn.Module],
-    members: Sequence[Member],
+    members: Sequence[MemberData],
     optimizer: OptimizerFactory,
     rules: Sequence[StopRule],
     *,
@@ -125,7 +125,7 @@ def fit_many(
             checkpoint.save({**end.state(), "stops": [rule.state_dict() for rule in rules]})
         report(end.epoch, trained, len(end.active))
 
-    results = fit(models, members, optimizer, rules, max_epochs, batch_size,
+    results = fit_stack(models, members, optimizer, rules, max_epochs, batch_size,
                   eval_batch_size=eval_batch_size, device=device, on_epoch=after_epoch, resume=state,
                   limits=limits, masks=masks)
     for rule, result in zip(rules, results, strict=True):

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from propensity.cohort import walk
+from propensity.cohort import walk_cohort
 from propensity.cohort.stacking import stack_refusal
 from propensity.pruning import measure
 from propensity.pruning.criteria import criterion_plans
@@ -112,11 +112,11 @@ def _trajectories(
     data = [[s.val for s in splits]] + ([[s.test for s in splits]] if test else [])  # type: ignore[misc]
     sizes = [len(split[0][0]) for split in data]
     if stacked:
-        totals = walk(models, plans, data, batch_size, levels_at_once)  # seed x level x member x split x 2
+        totals = walk_cohort(models, plans, data, batch_size, levels_at_once)  # seed, level, member, split, 2
         per_model = [totals[:, :, k] for k in range(len(models))]
     else:
-        per_model = [measure.walk(model, [p[k] for p in plans], [split[k] for split in data], batch_size)
-                     for k, model in enumerate(models)]
+        per_model = [measure.walk_model(model, [p[k] for p in plans], [split[k] for split in data],
+                                        batch_size) for k, model in enumerate(models)]
     return [assemble(plans[0][k], runs, sizes, name, test) for k, runs in enumerate(per_model)]
 
 

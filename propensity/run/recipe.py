@@ -143,7 +143,7 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
         loggers = [make_loggers(m, r, reinit="create_new") if batches.logging else []
                    for m, r in zip(members, records, strict=True)]
         try:
-            results, rules, device = fit(members, prepared, loggers, batches, plan)
+            results, rules, device = fit_chunk(members, prepared, loggers, batches, plan)
             for record, result, rule in zip(records, results, rules, strict=True):
                 record_fit(record, result, rule)
                 record.device = str(device)
@@ -207,7 +207,7 @@ def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
         return member.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
 
 
-def fit(
+def fit_chunk(
     members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
     plan: MemoryPlan,
 ) -> tuple[list[FitResult], list[StopRule], torch.device]:
