@@ -9,7 +9,7 @@ the same process, interleaved so load from other processes hits both alike:
 
 - one training epoch (batch 64): K single models, each a plain loop over its own batch
   order (the hot path of `propensity.engines.classifier.Classifier` without Lightning, i.e.
-  the single runs' floor), against `propensity.cohort.fit` of the K models for one epoch
+  the single runs' floor), against `propensity.cohort.fit_stack` of the K models for one epoch
   (stop rule `propensity.engines.stopping.TrainForEpochs`, validation on 64 samples);
 - the pruning trajectory (51 levels): K calls of
   `propensity.measurements.pruning.measure_pruning` with one model each (the single run's
@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from propensity.cohort import Member, fit
+from propensity.cohort import MemberData, fit_stack
 from propensity.data.batches import epoch_permutation
 from propensity.engines.stopping import TrainForEpochs
 from propensity.measurements.pruning import MemberSplits, measure_pruning
@@ -143,7 +143,7 @@ def bench(kind: str, width: float, args: argparse.Namespace, device: torch.devic
     y = torch.randint(0, 10, (n_train,), generator=gen).to(device)
     xv = torch.randn(n_val, *shape, generator=gen).to(device)
     yv = torch.randint(0, 10, (n_val,), generator=gen).to(device)
-    members = [Member(x, y, xv[:64], yv[:64], seed) for seed in range(k)]
+    members = [MemberData(x, y, xv[:64], yv[:64], seed) for seed in range(k)]
     times: dict[str, list[float]] = {"single_epoch": [], "cohort_epoch": [],
                                       "single_sweep": [], "cohort_sweep": []}
     times.update({f"levels_{n}": [] for n in args.levels_at_once})
@@ -152,7 +152,7 @@ def bench(kind: str, width: float, args: argparse.Namespace, device: torch.devic
         times["single_epoch"].append(timed(device, single_epochs, singles, kind, x, y, args.batch))
         cohort = models_of(kind, width, k, device)
         times["cohort_epoch"].append(
-            timed(device, fit, cohort, members, optimizer_of(kind),
+            timed(device, fit_stack, cohort, members, optimizer_of(kind),
                   [TrainForEpochs() for _ in range(k)], 1, args.batch, device=device))
         times["single_sweep"].append(timed(device, single_sweeps, singles, xv, yv))
         times["cohort_sweep"].append(timed(device, cohort_sweep, singles, xv, yv))

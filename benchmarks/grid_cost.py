@@ -11,7 +11,7 @@ same process and interleaved so load from other processes hits both alike:
   full pruning trajectory (`propensity.measurements.pruning.measure_pruning` of one model,
   51 levels);
 - cohorts of K (``--members``, 10 as ``mlp_sgd`` sets ``cohort``): one epoch of
-  `propensity.cohort.fit` of K members (each its own batch order, one shared split, as the
+  `propensity.cohort.fit_stack` of K members (each its own batch order, one shared split, as the
   init seeds of one data seed) and one `measure_pruning` of the K models (the batched
   walk), divided by K per run.
 
@@ -37,7 +37,7 @@ import torch
 from cohort import MAGNITUDE, forward_flops, mm_gflops
 from train_epoch import project_path, quiet_lightning
 
-from propensity.cohort import Member, fit
+from propensity.cohort import MemberData, fit_stack
 from propensity.data import SyntheticDataModule
 from propensity.engines.stopping import TrainForEpochs
 from propensity.measurements.pruning import MemberSplits, measure_pruning
@@ -64,7 +64,7 @@ def sgd(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
 
 def bench(width: float, dm: SyntheticDataModule, k: int, repeats: int) -> dict[str, float]:
     """Median seconds per run: single epoch and sweep, cohort epoch and sweep; and levels."""
-    members = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in range(k)]
+    members = [MemberData(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in range(k)]
     times: dict[str, list[float]] = {"single_epoch": [], "single_sweep": [], "cohort_epoch": [],
                                       "cohort_sweep": []}
     val = MemberSplits(val=(dm.x_val, dm.y_val))
@@ -72,7 +72,7 @@ def bench(width: float, dm: SyntheticDataModule, k: int, repeats: int) -> dict[s
     for _ in range(repeats):
         times["single_epoch"].append(seconds(project_path, dm, width))
         rules = [TrainForEpochs() for _ in range(k)]
-        times["cohort_epoch"].append(seconds(fit, models(width, dm, k), members, sgd, rules, 1, 64) / k)
+        times["cohort_epoch"].append(seconds(fit_stack, models(width, dm, k), members, sgd, rules, 1, 64) / k)
         model = models(width, dm, 1)[0]
         start = time.perf_counter()
         levels = len(measure_pruning([model], [val], MAGNITUDE)[0].trajectories[0])

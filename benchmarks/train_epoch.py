@@ -21,9 +21,11 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -67,9 +69,9 @@ def project_path(dm: TensorDataModule, width: float = 1.0) -> None:
     trainer = OmegaConf.merge(OmegaConf.load(TRAINER), {"max_epochs": 1, "accelerator": "cpu"})
     with tempfile.TemporaryDirectory() as run_dir:
         report = EpochReport([Path(run_dir)], [[]], 1, progress=False)
-        result, _ = fit_one(model, dm, lambda p: torch.optim.SGD(p, lr=1e-3), TrainForEpochs(), 1,
-                            trainer, report, [], Checkpoint.of_run(Path(run_dir), "benchmark"),
-                            None, {})
+        result, _ = fit_one(model, dm, lambda p: torch.optim.SGD(p, lr=1e-3), TrainForEpochs(), max_epochs=1,
+                            make_trainer=partial(instantiate, trainer), report=report, loggers=[],
+                            checkpoint=Checkpoint.of_run(Path(run_dir), "benchmark"))
     assert result.epochs_trained == 1, result
 
 

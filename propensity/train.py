@@ -47,8 +47,14 @@ def _hydra_main(cfg: DictConfig) -> float | list[float | None] | None:
 
 
 def main() -> None:
-    """``propensity-train`` / ``python -m propensity.train``: ``.env`` first, then Hydra."""
+    """``propensity-train`` / ``python -m propensity.train``: ``.env`` first, then Hydra, with
+    a misspelt key passed on for the pre-flight to name (`propensity.config.overrides`)."""
+    import sys
+
+    from propensity.config.overrides import with_unknown_keys_forced
+
     load_env()
+    sys.argv[1:] = with_unknown_keys_forced(sys.argv[1:])
     _hydra_main()
 
 

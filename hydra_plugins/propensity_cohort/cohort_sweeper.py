@@ -12,7 +12,9 @@ members as seeds (``init_seed=0,1,2 (a cohort of 3)``), not the internal key tha
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -49,19 +51,36 @@ def _readable_job_lines() -> None:
 class CohortSweeper(BasicSweeper):
     """`BasicSweeper` whose job batches are cohorts of up to ``cohort`` seeds (see module doc)."""
 
+    def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
+        """Check the launcher's settings and environment through its schema before Hydra
+        builds the launcher from them; refuse the sweep, launching nothing, when they fail."""
+        found = _launcher_problems(config)
+        if found:
+            for line in found:
+                log.error("sweep not launched: %s", line)
+            raise SystemExit(1)
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
     def get_job_batch(self) -> Sequence[Sequence[str]]:
         batch = super().get_job_batch()
         assert self.config is not None
         cohort = self.config.get("cohort", 1)
-        return group_jobs(batch, cohort) if cohort != 1 else batch
+        # Any other value is refused by every job's pre-flight (`validate_batch_is_legal`).
+        valid = isinstance(cohort, int) and not isinstance(cohort, bool) and cohort > 1
+        return group_jobs(batch, cohort) if valid else batch
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
         if any(key_of(a) == "cohort" and "," in a for a in arguments):
             raise ValueError("cohort cannot be swept; set one value, e.g. cohort=10")
         _readable_job_lines()
+        made = _first_missing(Path(str(self.config.hydra.sweep.dir)))
         try:
             return super().sweep(arguments)
+        except SystemExit:
+            if made is not None:  # a refused sweep leaves no folder behind
+                _remove_if_only_configs(made)
+            raise
         except Exception as error:
             from propensity.launch.slurm import sbatch_refusal
 
@@ -93,6 +112,34 @@ class CohortSweeper(BasicSweeper):
             for line in found:
                 log.error("sweep not launched: %s", line)
             raise SystemExit(1)
+
+
+def _launcher_problems(config: DictConfig) -> list[str]:
+    """The launcher's settings and environment checked through its schema: SLURM's
+    (`propensity.launch.slurm.launcher_problems`) for ``launcher=slurm``."""
+    from propensity.launch.slurm import launcher_problems
+
+    target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+    if not target.endswith("SlurmLauncher"):
+        return []
+    return launcher_problems(lambda key: OmegaConf.select(config, f"hydra.launcher.{key}"))
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None when `path` exists)."""
+    missing = None
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _remove_if_only_configs(folder: Path) -> None:
+    """Remove `folder` when it holds only the sweep's saved config (``multirun.yaml``)."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if all(p.name == "multirun.yaml" for p in files):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _task_config(composed: DictConfig) -> DictConfig:

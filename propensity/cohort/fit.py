@@ -24,15 +24,18 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from propensity.cohort.pool import Pool
-from propensity.cohort.stacked import StackedModel, stack
+from propensity.cohort.stacked import StackedModel
+from propensity.cohort.stacking import stack
 from propensity.data.batches import epoch_permutation
 from propensity.pruning.evaluation import evaluate, member_losses
+from propensity.pruning.masked_training import keep_pruned_at_zero
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -61,7 +64,7 @@ class Limits:
 
 
 @dataclass
-class Member:
+class MemberData:
     """One run's data: its splits (tensors may be shared with other members) and batch seed."""
 
     x_train: torch.Tensor
@@ -162,18 +165,20 @@ def _member_state(cohort: StackedModel, position: int) -> dict[str, torch.Tensor
     return {n: cohort.tensor(n)[position].detach().to("cpu", copy=True) for n in names}
 
 
-def fit(
+def fit_stack(
     models: Sequence[nn.Module],
-    members: Sequence[Member],
+    members: Sequence[MemberData],
     optimizer: OptimizerFactory,
     stops: Sequence[StopsAfterEpoch],
     max_epochs: int,
     batch_size: int,
+    *,
     eval_batch_size: int = 10_000,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[EpochEnd], None] | None = None,
     resume: dict[str, Any] | None = None,
     limits: Limits | None = None,
+    masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
 ) -> list[FitResult]:
     """Train `models` (initialised single models, one per member) as one cohort.
 
@@ -184,6 +189,9 @@ def fit(
     as the single run's model would; the results hold each member's history (the rows of
     ``history.csv``). `on_epoch` is called after every epoch; `resume` is an `EpochEnd.state`
     of the same members to go on from (the rules' own state is their owner's to restore).
+    `masks` holds each member's kept weights by parameter name (True: kept; None: dense): the
+    removed ones are zeroed and stay exactly zero through every step, as in a single run
+    (`propensity.pruning.masked_training`).
     """
     if not len(models) == len(members) == len(stops):
         raise ValueError(f"{len(models)} models, {len(members)} members and {len(stops)} stop rules")
@@ -191,6 +199,8 @@ def fit(
     limits = limits or Limits()
     cohort = stack(models).to(device)
     opt = optimizer(cohort.parameters())
+    hold = partial(_hold_masks, masks=masks)
+    hold(cohort, opt, list(range(len(members))))
     train = Pool([m.x_train for m in members], [m.y_train for m in members]).to(device)
     val = Pool([m.x_val for m in members], [m.y_val for m in members]).to(device)
     results = [FitResult() for _ in members]
@@ -205,6 +215,7 @@ def fit(
         opt = optimizer(cohort.parameters())
         if resume["optimizer"] is not None:
             opt.load_state_dict(resume["optimizer"])
+        hold(cohort, opt, active)
     for epoch in range(start, max_epochs if active else start):
         cohort.train()
         orders = torch.stack([epoch_permutation(train.n, members[m].batch_seed, epoch) for m in active])
@@ -250,6 +261,7 @@ def fit(
             active = [active[p] for p in keep]
             if active:
                 opt = _keep(cohort, opt, optimizer, keep)
+                hold(cohort, opt, active)
         if on_epoch is not None:
             on_epoch(EpochEnd(epoch + 1, list(active), results, cohort, opt, best, finals))
         if not active:
@@ -259,6 +271,24 @@ def fit(
     for m, model in enumerate(models):
         model.load_state_dict(best[m] if m in best and results[m].status != "diverged" else finals[m])
     return results
+
+
+def _hold_masks(
+    cohort: StackedModel, optimizer: torch.optim.Optimizer, active: Sequence[int], *,
+    masks: Sequence[Mapping[str, torch.Tensor] | None] | None,
+) -> None:
+    """Keep the removed weights of the members at `active` (stack order) at zero through
+    every step of `optimizer`: each masked parameter's members' masks, stacked."""
+    if masks is None or all(m is None for m in masks):
+        return
+    names = sorted({name for m in masks if m is not None for name in m})
+    pairs = []
+    for name in names:
+        weight = cohort.tensor(name)
+        pairs.append((weight, torch.stack([
+            masks[m][name] if masks[m] is not None and name in masks[m]  # type: ignore[index]
+            else torch.ones(weight.shape[1:], dtype=torch.bool) for m in active]).to(weight.device)))
+    keep_pruned_at_zero(optimizer, pairs)
 
 
 def _restore(
@@ -275,4 +305,4 @@ def _restore(
             dict(state["finals"]))
 
 
-__all__ = ["EpochEnd", "FitResult", "Limits", "Member", "StopsAfterEpoch", "Verdict", "fit"]
+__all__ = ["EpochEnd", "FitResult", "Limits", "MemberData", "StopsAfterEpoch", "Verdict", "fit_stack"]

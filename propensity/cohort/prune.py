@@ -4,7 +4,7 @@ Each member is planned exactly as its single run is (its own `PruningPlan`: rank
 weights); only the evaluation is batched: at each level every member's weights are pruned to
 that level in one stacked copy, and one forward of the stack gives all members' totals on
 their own splits (`propensity.pruning.evaluation.evaluate`, the one evaluation). The totals
-are those a single model's sweep (`propensity.pruning.measure.walk`) gives, so trajectories
+are those a single model's sweep (`propensity.pruning.measure.walk_model`) gives, so trajectories
 are assembled and effective densities read unchanged.
 
 With ``levels_at_once`` L > 1, L consecutive levels of all K members go through one forward
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from propensity.cohort.pool import Pool
-from propensity.cohort.stacked import stack
+from propensity.cohort.stacking import stack
 from propensity.pruning.evaluation import evaluate
 from propensity.pruning.masks import PruningPlan
 from propensity.pruning.measure import SWEEP_BATCH, flat_views, prune_to_level
@@ -31,7 +31,7 @@ Split = tuple[torch.Tensor, torch.Tensor]
 
 
 @torch.no_grad()
-def walk(
+def walk_cohort(
     models: Sequence[nn.Module],
     plans: Sequence[Sequence[PruningPlan]],
     splits: Sequence[Sequence[Split]],

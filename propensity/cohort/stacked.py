@@ -29,7 +29,7 @@ from propensity.models.resnet import ResidualBlock
 
 HAND_WRITTEN: tuple[type, ...] = (MLP, Conv2, ResNet)
 
-__all__ = ["StackedModel", "hand_written", "one_class", "stack", "stackable", "unstack"]
+__all__ = ["StackedModel", "hand_written", "one_class", "unstack"]
 
 
 def _stacked(tensors: Sequence[torch.Tensor]) -> nn.Parameter:
@@ -212,26 +212,6 @@ def _bn(m: StackedModel, layer: str, h: torch.Tensor) -> torch.Tensor:
 def hand_written(model: nn.Module) -> bool:
     """True for the exact classes whose stacked forward is written out here (MLP, Conv2, ResNet)."""
     return type(model) in HAND_WRITTEN
-
-
-def stackable(model: nn.Module) -> bool:
-    """True when `stack` can stack models like `model`: one of the paper's classes, or any
-    other model the generic path (`propensity.cohort.functional`) accepts."""
-    from propensity.cohort.functional import stack_problem
-
-    return hand_written(model) or stack_problem(model) is None
-
-
-def stack(models: Sequence[nn.Module]) -> StackedModel:
-    """The cohort of `models` (already initialised, of one class), each member's tensors
-    copied bitwise: the hand-written stack of the paper's classes, for any other class the
-    generic one (`propensity.cohort.functional.FunctionalStack`), which refuses in one line
-    a model it cannot reproduce member by member."""
-    if hand_written(models[0]) if models else False:
-        return StackedModel(models)
-    from propensity.cohort.functional import FunctionalStack
-
-    return FunctionalStack(models)
 
 
 @torch.no_grad()

@@ -1,21 +1,27 @@
 """A run's settings, read once: its composed config validated, then typed (section 3's knobs).
 
-`read_settings` is the one place that reads ``pruning``, ``stop``, ``llc``, ``artifacts`` and
-``cohort`` by name; everything downstream takes the `RunSettings` it returns. The composed
-config stays inside (``cfg``): the run key hashes it, and the groups that build objects
-(``model``, ``data``, ``optim``, ``stop``, ``trainer``, ``logger``) are instantiated from it.
+`read_settings` is the one place that reads a run's composed config; everything downstream
+takes the `RunSettings` it returns: typed values, the run key (a hash of the config), and
+the factories of the groups that build objects (``model``, ``data``, ``optim``, ``stop``,
+``trainer``, ``logger``), so the recipe and the engines never read OmegaConf.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from propensity.config.build import build
 from propensity.config.validation import ConfigError, validate
-from propensity.identity import DEBUG_NAME, batch_seed, is_debug, run_key
+from propensity.identity import DEBUG_NAME, batch_seed, hashed_config, is_debug, run_key
+from propensity.launch.grouping import SEED_KEYS
 from propensity.llc import LLCSettings
 from propensity.mechanisms.artifacts import ArtifactSettings
 from propensity.pruning.settings import PruningSettings
@@ -30,13 +36,37 @@ STACKED_TRAINER_KEYS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """Everything the recipe reads of one run, typed."""
+class Builders:
+    """The objects a run's config groups describe, each built by calling its factory: the
+    groups are read once, into these, when the settings are read (`read_settings`)."""
 
-    cfg: DictConfig
+    data: Callable[..., Any]  # (data_seed=, batch_seed=) -> TensorDataModule
+    model: Callable[..., Any]  # (input_shape=, num_classes=) -> nn.Module
+    optimizer: Callable[[], Any]  # () -> a factory of the optimiser over parameters
+    stop_rule: Callable[[], Any]  # () -> StopRule
+    trainer: Callable[..., Any]  # (**Lightning arguments) -> lightning.Trainer
+    logger: Callable[..., Any] | None  # (**arguments) -> a Lightning logger; None: logger=none
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything the recipe and the engines read of one run, typed; nothing below the config
+    package reads the composed config itself."""
+
     run_key: str
     run_dir: Path
     experiment_dir: Path
+    experiment: str
+    cell: str  # the grid cell: the hashed config without the seeds, as JSON
+    config: Mapping[str, Any]  # the resolved config, as the record and the loggers keep it
+    build: Builders
+    model_name: str
+    data_name: str
+    optim_name: str
+    stop_name: str
+    lr: float
+    momentum: float
+    width: float
     debug: bool
     resume: bool  # resume=true and not a debug run (debug runs always start afresh)
     progress: bool
@@ -46,19 +76,29 @@ class RunSettings:
     batch_seed: int
     max_epochs: int
     batch_size: int
+    eval_batch_size: int
     cohort: int
     cohort_memory_gb: float | None
     pruning: PruningSettings
     llc: LLCSettings | None
     artifacts: ArtifactSettings
     logger: str
+    log_model: bool
+    trainer: Mapping[str, Any]  # the ``trainer`` group, plain
+    # Where the job trains, asked when it trains (a sweep's parent reads every job's settings
+    # and must not touch CUDA): `propensity.launch.devices.job_device` and `device_of`.
+    bind_device: Callable[[], Mapping[str, Any]]
+    find_device: Callable[[], Any]
 
-    @property
-    def trainer(self) -> dict[str, Any]:
-        """The ``trainer`` group as a plain mapping."""
-        trainer = OmegaConf.to_container(self.cfg.trainer, resolve=True)
-        assert isinstance(trainer, dict)
-        return trainer
+    @cached_property
+    def trainer_device(self) -> Mapping[str, Any]:
+        """Trainer overrides binding the job to its device (``launcher=gpus``), else none."""
+        return self.bind_device()
+
+    @cached_property
+    def device(self) -> Any:
+        """The job's `torch.device`; both engines train there."""
+        return self.find_device()
 
 
 def experiment_dir(cfg: DictConfig) -> Path:
@@ -68,6 +108,9 @@ def experiment_dir(cfg: DictConfig) -> Path:
 
 def read_settings(cfg: DictConfig) -> RunSettings:
     """Validate `cfg` (one-line `ConfigError`) and read it into `RunSettings`."""
+    from propensity.data.base import DEFAULT_EVAL_BATCH
+    from propensity.launch.devices import device_of, job_device
+
     validate(cfg)
     debug = is_debug(cfg)
     key = run_key(cfg)
@@ -77,14 +120,31 @@ def read_settings(cfg: DictConfig) -> RunSettings:
         **{k: v for k, v in llc.items() if k != "name"})
     pruning = _group(cfg, "pruning")
     artifacts = _group(cfg, "artifacts")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
+    science = {k: v for k, v in hashed_config(cfg).items() if k not in SEED_KEYS}
+    logger = str(cfg.logger.name)
+    builders = Builders(
+        data=partial(build, cfg.data), model=partial(build, cfg.model), optimizer=partial(build, cfg.optim),
+        stop_rule=partial(build, cfg.stop), trainer=partial(instantiate, cfg.trainer),
+        logger=None if logger == "none" else partial(build, cfg.logger),
+    )
     return RunSettings(
-        cfg=cfg, run_key=key, run_dir=experiment / key, experiment_dir=experiment,
-        debug=debug, resume=bool(cfg.resume) and not debug, progress=bool(cfg.get("progress", True)),
+        run_key=key, run_dir=experiment / key, experiment_dir=experiment, experiment=str(cfg.name),
+        cell=json.dumps(science, sort_keys=True), config=config, build=builders,
+        model_name=str(cfg.model.name), data_name=str(cfg.data.name), optim_name=str(cfg.optim.name),
+        stop_name=str(cfg.stop.name), lr=float(cfg.optim.lr), momentum=float(cfg.optim.get("momentum", 0.0)),
+        width=float(cfg.width), debug=debug, resume=bool(cfg.resume) and not debug,
+        progress=bool(cfg.get("progress", True)),
         init=str(cfg.init.scheme), init_seed=int(cfg.init_seed), data_seed=int(cfg.data_seed),
         batch_seed=batch_seed(cfg.init_seed, cfg.data_seed), max_epochs=int(cfg.stop.max_epochs),
-        batch_size=int(cfg.data.batch_size), cohort=int(cfg.get("cohort", 1)),
+        batch_size=int(cfg.data.batch_size),
+        eval_batch_size=int(cfg.data.get("eval_batch_size", DEFAULT_EVAL_BATCH)),
+        cohort=int(cfg.get("cohort", 1)),
         cohort_memory_gb=cfg.get("cohort_memory_gb"), pruning=PruningSettings.from_mapping(pruning),
-        llc=llc_settings, artifacts=ArtifactSettings(**artifacts), logger=str(cfg.logger.name),
+        llc=llc_settings, artifacts=ArtifactSettings(**artifacts), logger=logger,
+        log_model=bool(cfg.logger.get("log_model", False)), trainer=_group(cfg, "trainer"),
+        bind_device=partial(job_device, cfg), find_device=partial(device_of, cfg),
     )
 
 
@@ -104,43 +164,40 @@ def check_stackable_settings(settings: RunSettings) -> None:
         if key not in STACKED_TRAINER_KEYS and value is not None:
             raise ConfigError(f"trainer.{key}={value}: a cohort's stacked engine does not apply it; "
                               "use cohort=1 to train these runs one by one with Lightning")
-    if settings.logger == "wandb" and settings.cfg.logger.get("log_model"):
+    if settings.logger == "wandb" and settings.log_model:
         raise ConfigError("logger.log_model=true: a cohort keeps one checkpoint for all its members, "
                           "not a model per run to upload; use cohort=1, or logger.log_model=false")
 
 
-def check_stackable_model(settings: RunSettings) -> None:
+# Answers of the stack question by the model and data configs: a sweep asks once per pair.
+StackProbes = dict[str, "str | None"]
+
+
+def check_stackable_model(settings: RunSettings, probes: StackProbes | None = None) -> None:
     """Refuse, in one line and before any data loads, a model the cohort's generic stack cannot
     reproduce member by member (`propensity.cohort.functional.stack_problem`, which probes one
     training step of two copies on the CPU); such runs train one by one (``cohort=1``). The
-    answer depends on the model and data configs alone, so a sweep probes each pair once."""
-    import json
-
-    cfg = settings.cfg
-    key = json.dumps([OmegaConf.to_container(cfg[g], resolve=True) for g in ("model", "data")],
-                     sort_keys=True, default=str)
-    if key not in _STACK_PROBES:
-        _STACK_PROBES[key] = _stack_problem(settings)
-    problem = _STACK_PROBES[key]
+    answer depends on the model and data configs alone: `probes`, kept by the caller for a
+    sweep, holds it for each pair already asked."""
+    probes = {} if probes is None else probes
+    config = settings.config
+    key = json.dumps([config["model"], config["data"]], sort_keys=True, default=str)
+    if key not in probes:
+        probes[key] = _stack_problem(settings)
+    problem = probes[key]
     if problem is not None:
-        raise ConfigError(f"model._target_={cfg.model._target_}: cannot train as a cohort: {problem}; "
-                          "use cohort=1 to train these runs one by one")
-
-
-_STACK_PROBES: dict[str, str | None] = {}
+        raise ConfigError(f"model._target_={config['model']['_target_']}: cannot train as a cohort: "
+                          f"{problem}; use cohort=1 to train these runs one by one")
 
 
 def _stack_problem(settings: RunSettings) -> str | None:
     from hydra.utils import get_object
 
-    from propensity.cohort.functional import stack_problem
     from propensity.cohort.stacked import HAND_WRITTEN
-    from propensity.config.build import build
+    from propensity.cohort.stacking import stack_refusal
 
-    cfg = settings.cfg
-    if get_object(cfg.model._target_) in HAND_WRITTEN:  # the paper's classes: nothing to build or probe
+    if get_object(settings.config["model"]["_target_"]) in HAND_WRITTEN:  # nothing to build or probe
         return None
-    data = build(cfg.data, data_seed=settings.data_seed, batch_seed=0)  # knows its shape, loads nothing
-    model = build(cfg.model, input_shape=data.input_shape, num_classes=data.num_classes)
-    return stack_problem(model, data.input_shape)
-
+    data = settings.build.data(data_seed=settings.data_seed, batch_seed=0)  # knows its shape, loads nothing
+    model = settings.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
+    return stack_refusal([model], data.input_shape)

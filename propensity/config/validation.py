@@ -18,6 +18,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from propensity.config.overrides import top_level_keys
+
 # The allowed pruning values live beside the code that implements them.
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -27,13 +29,10 @@ MAX_WIDTH = 100.0
 MAX_COUNT = 10**7
 MAX_SEED = 2**32 - 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-# Every top-level key of a composed config (``conf/train.yaml``, its groups, the cohort
-# sweeper's members): any other, added with ``+key=...``, would be silently ignored.
-TOP_LEVEL_KEYS = (
-    "name", "results_dir", "width", "init_seed", "data_seed", "cohort", "cohort_memory_gb", "resume",
-    "tags", "progress", "device_from_job", "artifacts", "model", "data", "optim", "init", "stop",
-    "pruning", "llc", "logger", "trainer", "cohort_members",
-)
+# Every top-level key of a composed config, read from the config files themselves
+# (`propensity.config.overrides.top_level_keys`): any other, added with ``+key=...``, would be
+# silently ignored, so it is refused with the setting it resembles.
+TOP_LEVEL_KEYS = top_level_keys()
 
 
 class ConfigError(ValueError):

@@ -12,6 +12,10 @@ from typing import ClassVar
 
 import torch
 
+# Samples per forward of an evaluation pass (validation, test) unless a data config sets
+# ``eval_batch_size``: a whole small split at once, a large one in few passes.
+DEFAULT_EVAL_BATCH = 10_000
+
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset's files are absent (or unreadable) and could not be downloaded.
@@ -97,7 +101,7 @@ class TensorDataModule:
         val_size: int = 5_000,
         data_seed: int = 0,
         batch_seed: int = 0,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH,
         whole_epoch: bool = False,
     ) -> None:
         _check_positive("data.batch_size", batch_size)

@@ -47,6 +47,7 @@ class CIFAR10DataModule(TensorDataModule):
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
+        *,
         download: bool = False,
         batch_size: int = 64,
         val_size: int = 5_000,

@@ -38,6 +38,7 @@ class SVHNDataModule(TensorDataModule):
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
+        *,
         download: bool = False,
         batch_size: int = 64,
         val_size: int = 5_000,

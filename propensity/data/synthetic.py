@@ -22,6 +22,7 @@ class SyntheticDataModule(TensorDataModule):
 
     def __init__(
         self,
+        *,
         input_shape: Sequence[int] = (1, 8, 8),
         num_classes: int = 10,
         train_size: int = 512,

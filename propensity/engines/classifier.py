@@ -7,7 +7,7 @@ a cohort's members are fitted by the stacked engine with the same loss and metri
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import lightning as L
 import torch
@@ -17,6 +17,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from propensity.data import TensorBatches
+from propensity.pruning.masked_training import keep_pruned_at_zero
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -38,8 +39,10 @@ class Classifier(L.LightningModule):
     epoch report (history, loggers, progress) and the stop rule alike.
     """
 
-    def __init__(self, model: nn.Module, optimizer: OptimizerFactory, num_classes: int) -> None:
+    def __init__(self, model: nn.Module, optimizer: OptimizerFactory, num_classes: int, *,
+                 mask: Mapping[str, torch.Tensor] | None = None) -> None:
         super().__init__()
+        self.mask = mask  # kept weights by parameter name (True: kept); None: dense
         self.automatic_optimization = False
         self.model = model
         self.optimizer_factory = optimizer
@@ -54,7 +57,11 @@ class Classifier(L.LightningModule):
         return self.model(x)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.model.parameters())
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if self.mask is not None:  # removed weights zeroed now and kept zero through every step
+            weights = dict(self.model.named_parameters())
+            keep_pruned_at_zero(optimizer, [(weights[name], kept) for name, kept in self.mask.items()])
+        return optimizer
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch

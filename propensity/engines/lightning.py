@@ -11,16 +11,14 @@ is the member's `FitResult`; the trained model (with the best epoch restored und
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import LightningEnvironment
-from omegaconf import DictConfig
 from torch import nn
 
 from propensity.cohort.fit import FitResult
@@ -28,6 +26,7 @@ from propensity.data.base import TensorDataModule
 from propensity.data.batches import TensorBatches, WholeEpoch
 from propensity.engines.classifier import Classifier, DivergedError
 from propensity.engines.epoch_report import EpochReport
+from propensity.engines.fitting import Chunk, FitMember, save_initial
 from propensity.engines.stopping import StopRule
 from propensity.storage.atomic import write_atomic
 from propensity.storage.checkpoints import Checkpoint
@@ -149,33 +148,57 @@ class EpochReportCallback(L.Callback):
         self.report.histories[0] = list(state_dict["rows"])
 
 
+class LightningEngine:
+    """Lightning's Trainer fits a chunk of one member, checkpointing to the run's own folder
+    and resuming from it; the device is the job's (`RunSettings.trainer_device`)."""
+
+    device: torch.device = torch.device("cpu")
+
+    def fit(self, members: Sequence[FitMember], chunk: Chunk) -> list[FitResult]:
+        [member] = members
+        run = member.run
+        checkpoint = Checkpoint.of_run(run.run_dir, run.run_key)
+        resume_from = checkpoint.readable() if run.resume else None
+        if resume_from is None:
+            save_initial([member])
+        result, device = fit_one(
+            member.model, member.data, chunk.optimizer, member.rule, max_epochs=chunk.max_epochs,
+            make_trainer=run.build.trainer, report=chunk.report, loggers=member.loggers,
+            checkpoint=checkpoint, resume_from=resume_from, device=run.trainer_device, mask=member.mask,
+        )
+        self.device = torch.device(device)
+        return [result]
+
+
 def fit_one(
     model: nn.Module,
     data: TensorDataModule,
     optimizer: OptimizerFactory,
     rule: StopRule,
+    *,
     max_epochs: int,
-    trainer_config: DictConfig,
+    make_trainer: Callable[..., L.Trainer],
     report: EpochReport,
     loggers: list[Any],
     checkpoint: Checkpoint,
-    resume_from: Path | None,
-    device: Mapping[str, Any],
+    resume_from: Path | None = None,
+    device: Mapping[str, Any] | None = None,
+    mask: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[FitResult, str]:
     """Fit `model` with Lightning; return its `FitResult` and the device it trained on.
 
-    `trainer_config` is the ``trainer`` group (instantiated with the callbacks, loggers and
+    `make_trainer` builds the ``trainer`` group's Trainer (given the callbacks, loggers and
     the job's `device` overrides); `resume_from` is the run's readable checkpoint, if the
     run resumes. Checkpoints are saved after every epoch to `checkpoint`.
     """
-    module = Classifier(model, optimizer, data.num_classes)
+    module = Classifier(model, optimizer, data.num_classes, mask=mask)
     callbacks: list[L.Callback] = [StopRuleCallback(rule, max_epochs), EpochReportCallback(report)]
     callbacks.append(L.pytorch.callbacks.ModelCheckpoint(
         dirpath=checkpoint.path.parent, filename=checkpoint.path.stem, save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False))
-    trainer = instantiate(
-        trainer_config, callbacks=callbacks, logger=loggers or False,
-        default_root_dir=checkpoint.path.parent.parent, plugins=_plugins(), **device,
+    trainer = make_trainer(
+        callbacks=callbacks, logger=loggers or False,
+        default_root_dir=checkpoint.path.parent.parent, plugins=_plugins(), **(device or {}),
     )
     if resume_from:
         log.info("resume %s from %s", checkpoint.run_keys[0], resume_from)

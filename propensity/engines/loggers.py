@@ -17,9 +17,8 @@ from typing import Any
 
 import pandas as pd
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
-from omegaconf import DictConfig
 
-from propensity.config.build import build
+from propensity.config.settings import RunSettings
 from propensity.storage.records import RunRecord
 
 log = logging.getLogger(__name__)
@@ -29,6 +28,7 @@ _said_offline = False
 
 def wandb_logger(
     save_dir: str | Path,
+    *,
     project: str = "propensity",
     entity: str | None = None,
     group: str | None = None,
@@ -90,20 +90,20 @@ def _netrc_has_wandb() -> bool:
     return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
-def make_loggers(cfg: DictConfig, run_dir: Path, record: RunRecord, **wandb: Any) -> list[Any]:
-    """The experiment loggers of ``cfg.logger`` for one run, its hyperparameters logged.
+def make_loggers(run: RunSettings, record: RunRecord, **wandb: Any) -> list[Any]:
+    """The experiment loggers of the run's ``logger`` group, its hyperparameters logged.
 
     ``csv`` writes into the run folder; ``wandb`` names the W&B run by its run key (all runs
     under one ``wandb/`` folder, from its config). `wandb` are extra ``wandb.init`` arguments
     (a cohort holds one W&B run per member in one process).
     """
-    if cfg.logger.name == "none":
+    if run.build.logger is None:
         return []
-    if cfg.logger.name == "wandb":
-        logger = build(cfg.logger, run_name=record.run_key)
+    if run.logger == "wandb":
+        logger = run.build.logger(run_name=record.run_key)
         logger._wandb_init.update(wandb)
     else:
-        logger = build(cfg.logger, save_dir=run_dir, version="")
+        logger = run.build.logger(save_dir=run.run_dir, version="")
     logger.log_hyperparams({"run_key": record.run_key, **record.config})  # nested: group by any key
     return [logger]
 

@@ -13,14 +13,19 @@ nothing over the loop.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from propensity.cohort.fit import EpochEnd, FitResult, Limits, Member, fit
+from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, fit_stack
+from propensity.config.settings import RunSettings
+from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
+from propensity.engines.fitting import Chunk, FitMember, save_initial
+from propensity.engines.limits import Batches
 from propensity.engines.stopping import StopRule
 from propensity.storage.checkpoints import Checkpoint
 
@@ -28,11 +33,65 @@ log = logging.getLogger("propensity")
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
+class StackedEngine:
+    """The stacked engine fits a chunk of K members as one model: one checkpoint for the
+    cohort (`Checkpoint.of_cohort`), resumed from bitwise; the device is the job's."""
+
+    def __init__(self) -> None:
+        self.device = torch.device("cpu")
+
+    def fit(self, members: Sequence[FitMember], chunk: Chunk) -> list[FitResult]:
+        first = members[0].run
+        self.device = torch.device(first.device)
+        checkpoint = cohort_checkpoint([m.run for m in members])
+        state = checkpoint.load() if first.resume else None
+        if state is not None and "stops" not in state:
+            log.warning("%s was written by an older version of propensity; retraining the cohort",
+                        checkpoint.path)
+            state = None
+        if state is None:
+            save_initial(members)
+        if chunk.val_batch != first.eval_batch_size:
+            log.info("evaluation batches of %d samples a forward keep the cohort's %d members within "
+                     "the memory budget", chunk.val_batch, len(members))
+        return fit_many(
+            [m.model for m in members],
+            [MemberData(m.data.x_train, m.data.y_train, m.data.x_val, m.data.y_val, m.run.batch_seed)
+             for m in members],
+            chunk.optimizer, [m.rule for m in members], max_epochs=chunk.max_epochs,
+            batch_size=first.batch_size, eval_batch_size=chunk.val_batch, device=self.device,
+            report=chunk.report, checkpoint=None if first.debug else checkpoint, state=state,
+            limits=_limits(members[0].data, chunk.batches, first),
+            deterministic=bool(first.trainer.get("deterministic", True)),
+            masks=[m.mask for m in members],
+        )
+
+
+def cohort_checkpoint(runs: Sequence[RunSettings]) -> Checkpoint:
+    """The one checkpoint of a chunk of members, in their experiment's folder."""
+    return Checkpoint.of_cohort(runs[0].experiment_dir, [r.run_key for r in runs])
+
+
+def _limits(data: TensorDataModule, batches: Batches, run: RunSettings) -> Limits:
+    """The stacked engine's minibatches per epoch and validation samples under a debug run's
+    limits, counted as Lightning counts its batches (a whole epoch is one under whole_epoch)."""
+    minibatches = math.ceil(len(data.x_train) / run.batch_size)
+    train = None
+    if batches.train is not None:
+        if data.whole_epoch:
+            train = None if batches.count("train", 1) else 0
+        else:
+            train = batches.count("train", minibatches)
+    val_samples = batches.samples("val", len(data.x_val), run.eval_batch_size)
+    return Limits(None if train == minibatches else train, val_samples)
+
+
 def fit_many(
     models: Sequence[nn.Module],
-    members: Sequence[Member],
+    members: Sequence[MemberData],
     optimizer: OptimizerFactory,
     rules: Sequence[StopRule],
+    *,
     max_epochs: int,
     batch_size: int,
     eval_batch_size: int,
@@ -42,6 +101,7 @@ def fit_many(
     state: dict[str, Any] | None,
     limits: Limits | None = None,
     deterministic: bool = True,
+    masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
 ) -> list[FitResult]:
     """Fit `models` as one cohort; each model ends with its member's final (or restored) weights.
 
@@ -65,8 +125,9 @@ def fit_many(
             checkpoint.save({**end.state(), "stops": [rule.state_dict() for rule in rules]})
         report(end.epoch, trained, len(end.active))
 
-    results = fit(models, members, optimizer, rules, max_epochs, batch_size, eval_batch_size, device,
-                  on_epoch=after_epoch, resume=state, limits=limits)
+    results = fit_stack(models, members, optimizer, rules, max_epochs, batch_size,
+                  eval_batch_size=eval_batch_size, device=device, on_epoch=after_epoch, resume=state,
+                  limits=limits, masks=masks)
     for rule, result in zip(rules, results, strict=True):
         rule.fit_ended(rule.restores_best and rule.stop_epoch is not None and result.status != "diverged")
     return results

@@ -50,6 +50,14 @@ def in_parallel_sweep() -> bool:
     return hydra.mode == RunMode.MULTIRUN and "BasicLauncher" not in str(hydra.launcher.get("_target_"))
 
 
+class BelowWarning(logging.Filter):
+    """Passes progress and results (below WARNING) to stdout; warnings and errors go to stderr
+    (``conf/hydra/job_logging``), so a pipe of stdout holds the results alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
 def duration(seconds: float) -> str:
     """``42s``, ``3m05s`` or ``2h07m``: short enough for a log line."""
     seconds = round(seconds)

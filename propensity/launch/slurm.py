@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 
 # sbatch's refusals -> the setting to change. The messages are SLURM's (22.05 and later).
 _REFUSALS: tuple[tuple[str, str, str], ...] = (
@@ -102,3 +105,89 @@ def next_step() -> str:
         return (f"if SLURM requeues job {job} it resumes from the checkpoint; otherwise rerun the "
                 "command to resume")
     return f"SLURM did not requeue job {job}; rerun the command to resume"
+
+
+# The schema of ``launcher=slurm``'s resources: each key of ``hydra.launcher``, the variable
+# it is read from (``conf/launcher/slurm.yaml``) and the least value that means anything.
+@dataclass(frozen=True)
+class Resource:
+    """One whole-number resource of a SLURM task, read from the environment."""
+
+    key: str
+    env: str
+    least: int
+    example: int
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("timeout_min", "SLURM_TIMEOUT_MIN", 1, 240),
+    Resource("array_parallelism", "SLURM_ARRAY_PARALLELISM", 1, 64),
+    Resource("gpus_per_task", "SLURM_GPUS_PER_TASK", 0, 1),
+    Resource("cpus_per_task", "SLURM_CPUS_PER_TASK", 1, 4),
+    Resource("mem_gb", "SLURM_MEM_GB", 1, 16),
+    Resource("max_num_timeout", "SLURM_MAX_REQUEUES", 0, 3),
+    Resource("signal_delay_s", "SLURM_SIGNAL_DELAY_S", 0, 120),
+)
+
+
+def launcher_problems(
+    value_of: Callable[[str], object], *, which: Callable[[str], str | None] = shutil.which,
+    largest_node: Callable[[str | None], dict[str, int] | None] | None = None,
+) -> list[str]:
+    """Every problem of ``launcher=slurm``'s settings, one line each, before anything is
+    submitted: SLURM must be installed here (``sbatch``); each resource, as `value_of` resolves
+    ``hydra.launcher.<key>`` (raising for a value its resolver refuses), must be a whole number
+    of at least its least value, without units; and the request must fit the largest node of
+    the partition (`largest_node`, ``sinfo`` by default), or the array would pend forever."""
+    if which("sbatch") is None:
+        return ["launcher=slurm: SLURM is not installed on this machine (no sbatch); run the sweep "
+                "where SLURM is, or use launcher=local or launcher=gpus here"]
+    found, values = [], {}
+    for resource in RESOURCES:
+        raw = os.environ.get(resource.env)
+        try:
+            value = value_of(resource.key)
+        except Exception:  # the variable's resolver refused it
+            value = raw
+        if resource.key == "gpus_per_task" and value is None:
+            value = 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < resource.least:
+            shown = raw if raw is not None else value
+            found.append(f"{resource.env}={shown}: must be a whole number >= {resource.least}, without "
+                         f"units; e.g. {resource.env}={resource.example} (in .env)")
+        else:
+            values[resource.key] = value
+    if found:
+        return found
+    partition = value_of("partition")
+    node = (largest_node or _largest_node)(None if partition is None else str(partition))
+    if node is None:
+        return []
+    for key, env, unit in (("cpus_per_task", "SLURM_CPUS_PER_TASK", "CPUs"), ("mem_gb", "SLURM_MEM_GB", "GB"),
+                           ("gpus_per_task", "SLURM_GPUS_PER_TASK", "GPUs")):
+        if key in node and values[key] > node[key]:
+            found.append(f"{env}={values[key]}: no node of partition {partition or '(default)'} has "
+                         f"{values[key]} {unit} (the largest has {node[key]}), so the tasks would pend "
+                         f"forever; set {env}={node[key]} or less (in .env)")
+    return found
+
+
+def _largest_node(partition: str | None, timeout: float = 10.0) -> dict[str, int] | None:
+    """The most CPUs, memory (GB) and GPUs one node of `partition` has, as ``sinfo`` reports
+    them; None when sinfo cannot say."""
+    command = ["sinfo", "-h", "-N", "-o", "%c %m %G"] + (["-p", partition] if partition else [])
+    try:
+        shown = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    nodes = []
+    for line in shown.splitlines():
+        parts = line.split()
+        if len(parts) < 2 or not parts[0].isdigit() or not parts[1].rstrip("+").isdigit():
+            continue
+        gpus = sum(int(n) for n in re.findall(r"gpu(?::[^:(,]+)?:(\d+)", parts[2] if len(parts) > 2 else ""))
+        nodes.append({"cpus_per_task": int(parts[0]), "mem_gb": int(parts[1].rstrip("+")) // 1024,
+                      "gpus_per_task": gpus})
+    if not nodes:
+        return None
+    return {key: max(n[key] for n in nodes) for key in nodes[0]}

@@ -200,3 +200,11 @@ class SweepSummary(Callback):
             log.error("job %s %s - %s", job_dir.name, outcomes[job_dir], failure(job_dir))
         if bad:
             raise SystemExit(1)
+
+
+def is_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (whose failures are recorded)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -7,7 +7,7 @@ one model, or a model class that does not stack, is evaluated on its own, exactl
 single run always was.
 """
 
+from propensity.measurements.held_out import measure_test
 from propensity.measurements.pruning import MemberSplits, PruningResult, measure_pruning
-from propensity.measurements.test_split import measure_test
 
 __all__ = ["MemberSplits", "PruningResult", "measure_pruning", "measure_test"]

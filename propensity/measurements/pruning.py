@@ -19,9 +19,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from propensity.cohort import walk
-from propensity.cohort.functional import stack_problem
-from propensity.cohort.stacked import hand_written
+from propensity.cohort import walk_cohort
+from propensity.cohort.stacking import stack_refusal
 from propensity.pruning import measure
 from propensity.pruning.criteria import criterion_plans
 from propensity.pruning.effective_density import summarize
@@ -79,8 +78,8 @@ def measure_pruning(
     walks = any(method(name).trajectory is None for name in settings.methods)
     batched = walks and (len(models) > 1 or levels_at_once > 1)
     stacked = batched and _stack(models, tuple(splits[0].val[0].shape[1:]))  # asked once, for every method
-    by_method = {name: _trajectories(method(name), name, models, splits, settings, batch_size,
-                                     levels_at_once, computed, stacked)
+    by_method = {name: _trajectories(method(name), name, models, splits, settings, batch_size=batch_size,
+                                     levels_at_once=levels_at_once, computed=computed, stacked=stacked)
                  for name in settings.methods}
     out = []
     for k, model in enumerate(models):
@@ -96,7 +95,7 @@ def measure_pruning(
 
 def _trajectories(
     pruning: PruningMethod, name: str, models: Sequence[nn.Module], splits: Sequence[MemberSplits],
-    settings: PruningSettings, batch_size: int, levels_at_once: int, computed: dict[str, Any],
+    settings: PruningSettings, *, batch_size: int, levels_at_once: int, computed: dict[str, Any],
     stacked: bool,
 ) -> list[Trajectory]:
     if pruning.trajectory is not None:
@@ -113,11 +112,11 @@ def _trajectories(
     data = [[s.val for s in splits]] + ([[s.test for s in splits]] if test else [])  # type: ignore[misc]
     sizes = [len(split[0][0]) for split in data]
     if stacked:
-        totals = walk(models, plans, data, batch_size, levels_at_once)  # seed x level x member x split x 2
+        totals = walk_cohort(models, plans, data, batch_size, levels_at_once)  # seed, level, member, split, 2
         per_model = [totals[:, :, k] for k in range(len(models))]
     else:
-        per_model = [measure.walk(model, [p[k] for p in plans], [split[k] for split in data], batch_size)
-                     for k, model in enumerate(models)]
+        per_model = [measure.walk_model(model, [p[k] for p in plans], [split[k] for split in data],
+                                        batch_size) for k, model in enumerate(models)]
     return [assemble(plans[0][k], runs, sizes, name, test) for k, runs in enumerate(per_model)]
 
 
@@ -125,6 +124,4 @@ def _stack(models: Sequence[nn.Module], input_shape: tuple[int, ...]) -> bool:
     """Whether the models walk as one stack: one class, hand-written or one the generic stack
     runs (probed on `input_shape`: a single run's own model with ``levels_at_once`` > 1 was
     never checked before training); otherwise each model walks alone, as a single run."""
-    if len({type(m) for m in models}) != 1:
-        return False
-    return hand_written(models[0]) or stack_problem(models[0], input_shape) is None
+    return stack_refusal(models, input_shape) is None

@@ -42,11 +42,6 @@ class Criterion:
         """Whether the score reads training samples (SNIP, OBD, OBD's Gauss-Newton form)."""
         return SCORES[self.score].needs_train_split
 
-    @property
-    def may_refuse(self) -> bool:
-        """Whether the score cannot take every model (OBD's exact diagonal)."""
-        return SCORES[self.score].refusal is not None
-
     def refusal(self, model: nn.Module, input_shape: Sequence[int]) -> str | None:
         """Why the score cannot take `model` (``problem; fix``), or None."""
         refusal = SCORES[self.score].refusal

@@ -55,7 +55,7 @@ def prune_to_level(
 
 
 @torch.no_grad()
-def walk(
+def walk_model(
     model: nn.Module,
     plans: Sequence[PruningPlan],
     splits: Sequence[Split],
@@ -99,6 +99,7 @@ def measure_trajectory(
     model: nn.Module,
     x_val: torch.Tensor,
     y_val: torch.Tensor,
+    *,
     step: float = 0.02,
     schedule: Schedule = "original",
     min_density: float = 0.01,
@@ -132,7 +133,7 @@ def measure_trajectory(
         bar = tqdm(total=sum(p.levels for p in plans), desc=f"pruning ({method})", unit="level",
                    delay=progress_delay)
     try:
-        runs = walk(model, plans, data, batch_size, bar)
+        runs = walk_model(model, plans, data, batch_size, bar)
     finally:
         if bar is not None:
             bar.close()

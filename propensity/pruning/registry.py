@@ -16,9 +16,10 @@ alone, never on a method's name:
 - a method that *measures* its own trajectory (it trains, as edge-popup trains scores, or it
   removes whole units) is given one trained model and its splits at a time.
 
-A method that cannot take every model says why for a given one (`PruningMethod.refusal`): the
-pre-flight asks before anything trains (OBD's exact Hessian diagonal takes only networks
-piecewise linear in their weights; ``obd_gn``, its Gauss-Newton form, any of dense and
+A method that cannot take every model says why for a given one (`refusal`: what its score
+declares it cannot take, then the model-dependent part of the method run on the untrained
+model), and the pre-flight asks before anything trains (OBD's exact Hessian diagonal takes only
+networks piecewise linear in their weights; ``obd_gn``, its Gauss-Newton form, any of dense and
 convolutional layers).
 
 Names: a criterion is ``<score>`` at the paper's layer-wise allocation, ``<score>_<allocation>``
@@ -42,9 +43,11 @@ from torch import nn
 from propensity.pruning.criteria import Criterion
 from propensity.pruning.edge_popup import edge_popup
 from propensity.pruning.masks import PruningPlan, plan
+from propensity.pruning.prunable import prunable_weights
+from propensity.pruning.scores import scores
 from propensity.pruning.settings import PruningSettings
 from propensity.pruning.trajectory import Trajectory
-from propensity.pruning.units import unit_trajectory
+from propensity.pruning.units import unit_groups, unit_trajectory
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,6 @@ class Splits:
 PlanOf = Callable[[nn.Module, PruningSettings, int], PruningPlan]
 # (trained model, data splits, settings) -> trajectory
 TrajectoryOf = Callable[[nn.Module, Splits, PruningSettings], Trajectory]
-# (model, input shape) -> why the method cannot take the model ("problem; fix"), or None
-RefusalOf = Callable[[nn.Module, Sequence[int]], str | None]
 
 
 @dataclass(frozen=True)
@@ -77,24 +78,13 @@ class PruningMethod:
     needs_train_split: bool = False
     random: bool = False  # its plans are drawn: averaged over ``pruning.mask_seeds`` seeds
     criterion: Criterion | None = None
-    refuses: RefusalOf | None = None  # a planning or measuring method that cannot take every model
+    # The model-dependent part of a method that measures its own trajectory, run on an
+    # untrained model before anything trains; raises where the method cannot take the model.
+    takes: Callable[[nn.Module], object] | None = None
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.plan, self.trajectory, self.criterion)) != 1:
             raise ValueError("a pruning method plans masks, is a criterion or measures its trajectory")
-
-    @property
-    def may_refuse(self) -> bool:
-        """Whether some model cannot be pruned by this method (so the pre-flight builds it)."""
-        return self.refuses is not None or (self.criterion is not None and self.criterion.may_refuse)
-
-    def refusal(self, model: nn.Module, input_shape: Sequence[int]) -> str | None:
-        """Why this method cannot take `model` on inputs of `input_shape`, one line
-        (``problem; fix``), or None: asked before anything trains (the pre-flight), so a
-        run never trains a model its pruning method then refuses."""
-        if self.refuses is not None:
-            return self.refuses(model, input_shape)
-        return None if self.criterion is None else self.criterion.refusal(model, input_shape)
 
     def seeds(self, settings: PruningSettings) -> Sequence[int]:
         """The mask seeds whose trajectories are averaged: ``pruning.mask_seeds`` of them for a
@@ -176,7 +166,7 @@ METHODS: dict[str, PruningMethod] = {
     "obd_lamp_shuffled": criterion("obd", "lamp", shuffled=True),
     "synflow_lamp_shuffled": criterion("synflow", "lamp", shuffled=True),
     # Whole units instead of weights (section 2, Casper et al. 2021)
-    "units": PruningMethod(trajectory=units),
+    "units": PruningMethod(trajectory=units, takes=unit_groups),
 }
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 REFERENCE = "magnitude"
@@ -195,3 +185,28 @@ def method(name: str) -> PruningMethod:
     if name not in METHODS:
         raise ValueError(f"pruning method {name!r} is unknown; use one of {METHOD_NAMES}")
     return METHODS[name]
+
+
+def refusal(
+    name: str, model: nn.Module, input_shape: Sequence[int], num_classes: int, settings: PruningSettings,
+) -> str | None:
+    """Why method `name` cannot prune `model`, or None when it can: the part of the method
+    that depends on the model's structure is run on the untrained model (a criterion's score
+    on two random samples, a trajectory method's `takes`), so a method refuses the models
+    its own code refuses, before anything trains."""
+    entry = method(name)
+    if not prunable_weights(model):
+        return "it has no Linear or Conv2d weights to prune"
+    try:
+        if entry.criterion is not None:
+            declared = entry.criterion.refusal(model, input_shape)  # what the score says it cannot take
+            if declared is not None:
+                return declared
+            x = torch.randn(2, *input_shape)
+            y = torch.randint(num_classes, (2,))
+            scores(entry.criterion.score, [model], [(x, y)])
+        elif entry.takes is not None:
+            entry.takes(model)
+    except (ValueError, TypeError, RuntimeError, NotImplementedError) as error:
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -34,6 +35,19 @@ def load_tables(results_dir: str | Path, recollect: bool = False) -> Tables:
     return load(results)
 
 
+def unwritable(out: Path) -> str | None:
+    """Why the report cannot be written to `out`, or None: it must be, or be able to become,
+    a folder this process can write in."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK):
+        return f"cannot write in {existing}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m propensity.report RESULTS_DIR --out DIR``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m propensity.report", description=DESCRIPTION)
@@ -52,17 +66,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also analyse runs that stopped at max_epochs before their stop target",
     )
     args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else Path(args.results_dir) / "report"
+    problem = unwritable(out)
+    if problem is not None:
+        print(f"error: --out {out}: {problem}; point --out at a folder you can write", file=sys.stderr)
+        return 2
     try:
         tables = load_tables(args.results_dir, recollect=args.collect)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a table cut short or not a table: the records can rebuild it
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"error: cannot read the collected tables of {args.results_dir} ({type(error).__name__}: "
+              f"{reason}); rerun with --collect to rebuild them from the run records", file=sys.stderr)
         return 2
     if tables.runs.empty:
         print(
             f"error: no runs found in {args.results_dir} (no record.json below it)", file=sys.stderr
         )
         return 2
-    out = Path(args.out) if args.out else Path(args.results_dir) / "report"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         path = build_report(

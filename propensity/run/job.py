@@ -16,21 +16,19 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from omegaconf import DictConfig
-
+from propensity.config.members import JobConfig, member_configs
 from propensity.config.validation import ConfigError
 from propensity.identity import run_key
 from propensity.launch.signals import Interrupted
 from propensity.launch.slurm import next_step
-from propensity.launch.sweep import write_job_status
-from propensity.run.members import member_configs
+from propensity.launch.sweep import is_multirun, write_job_status
 from propensity.run.recipe import trained_and_skipped
 from propensity.storage.records import load_record
 
 log = logging.getLogger("propensity")
 
 
-def run_job(cfg: DictConfig) -> float | list[float | None] | None:
+def run_job(cfg: JobConfig) -> float | list[float | None] | None:
     """Train the job `cfg` describes; return its effective density (a cohort's: each member's)."""
     cfgs = member_configs(cfg)
     cohort = len(cfgs) > 1
@@ -68,7 +66,7 @@ def _whose(cohort: bool) -> str:
     return "the members' records say" if cohort else "the run's record says"
 
 
-def _members_on_disk(cfgs: Sequence[DictConfig]) -> list[dict[str, Any]]:
+def _members_on_disk(cfgs: Sequence[JobConfig]) -> list[dict[str, Any]]:
     """Each member's run key and the status its ``record.json`` says (``failed`` if none)."""
     from propensity.config.settings import read_settings
 
@@ -82,11 +80,3 @@ def _members_on_disk(cfgs: Sequence[DictConfig]) -> list[dict[str, Any]]:
         record, _ = load_record(run.run_dir / "record.json")
         out.append({"run_key": run_key(cfg), "status": record.status if record else "failed"})
     return out
-
-
-def is_multirun() -> bool:
-    """Whether this process runs a job of a Hydra multirun (whose failures are recorded)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -47,6 +47,7 @@ def measure(
     records: Sequence[RunRecord],
     models: Sequence[nn.Module],
     data: Sequence[TensorDataModule],
+    *,
     loggers: Sequence[Sequence[Any]],
     device: torch.device,
     eval_batch: int,

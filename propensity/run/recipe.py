@@ -23,59 +23,56 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from propensity.cohort.fit import FitResult, Limits, Member
+from propensity.cohort.fit import FitResult
 from propensity.cohort.memory import near_equal
 from propensity.config import preflight
-from propensity.config.build import build
+from propensity.config.members import JobConfig
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport, run_label
-from propensity.engines.lightning import fit_one
+from propensity.engines.fitting import Chunk, Engine, FitMember
+from propensity.engines.lightning import LightningEngine
 from propensity.engines.limits import Batches, debug_batches
 from propensity.engines.loggers import close_loggers, make_loggers
-from propensity.engines.stacked import fit_many
+from propensity.engines.stacked import StackedEngine, cohort_checkpoint
 from propensity.engines.stopping import StopRule
 from propensity.launch.console import in_parallel_sweep
-from propensity.launch.devices import device_of, job_device
 from propensity.launch.threads import set_training_threads
-from propensity.mechanisms.artifacts import save_initial_weights
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
 from propensity.run.lifecycle import lifecycle
 from propensity.run.measurements import measure
 from propensity.run.members import read_members
 from propensity.run.outcome import conclude, record_fit
-from propensity.run.plan import chunk_plan, configured_batches, evaluation_batches, pruning_levels
+from propensity.run.plan import MemoryPlan
 from propensity.run.records import finished_record
-from propensity.storage.checkpoints import Checkpoint
 from propensity.storage.lock import RunBusyError, RunLock
 from propensity.storage.records import RunRecord, load_record
 
 log = logging.getLogger("propensity")
 
 
-def train(cfg: DictConfig) -> RunRecord:
+def train(cfg: JobConfig) -> RunRecord:
     """Run (or skip, or resume) the experiment `cfg` describes and return its record."""
     return train_cohort([cfg])[0]
 
 
-def train_cohort(cfgs: Sequence[DictConfig]) -> list[RunRecord]:
+def train_cohort(cfgs: Sequence[JobConfig]) -> list[RunRecord]:
     """Run (or skip, or resume) the runs `cfgs` (one grid cell's seeds); one record each."""
     return trained_and_skipped(cfgs)[0]
 
 
-def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], list[bool]]:
+def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], list[bool]]:
     """Each run's record, and whether it was skipped: finished before, or being trained now
     by another process (which holds its lock, `propensity.storage.lock`). The runs trained
     here hold their locks until they are recorded."""
     members = read_members(cfgs)
     checked: preflight.Cache = {}
-    for member in members:  # before any data loads or folder is made (a sweep has run these already)
+    for cfg, member in zip(cfgs, members, strict=True):  # before any data loads or folder is made
         if not (member.resume and finished_record(member) is not None):
-            preflight.check(member.cfg, checked)
+            preflight.check(cfg, checked)
     records: dict[int, RunRecord] = {}
     todo = []
     with contextlib.ExitStack() as held:
@@ -86,11 +83,12 @@ def trained_and_skipped(cfgs: Sequence[DictConfig]) -> tuple[list[RunRecord], li
             else:
                 records[i] = record
         skipped = [i in records for i in range(len(members))]
-        limit = max(chunk_plan([members[i] for i in todo]), default=1)
+        plan = MemoryPlan(members)
+        limit = max(plan.chunk_sizes([members[i] for i in todo]), default=1)
         while todo:  # chunk after chunk, each within the memory budget
             chunk = todo[: near_equal(len(todo), math.ceil(len(todo) / limit))[0]]
             try:
-                trained = train_chunk([members[i] for i in chunk])
+                trained = train_chunk([members[i] for i in chunk], plan)
             except torch.cuda.OutOfMemoryError:
                 if len(chunk) == 1:
                     raise
@@ -119,7 +117,7 @@ def _skip(member: RunSettings, held: contextlib.ExitStack) -> RunRecord | None:
         except RunBusyError as busy:
             log.info("skip %s: %s (%s)", member.run_key, busy, member.run_dir)
             previous, _ = load_record(member.run_dir / "record.json")
-            return previous or RunRecord(run_key=member.run_key, experiment=str(member.cfg.name))
+            return previous or RunRecord(run_key=member.run_key, experiment=member.experiment)
         held.callback(lock.release)
         done = finished_record(member) if member.resume else None
         if done is None:
@@ -139,32 +137,33 @@ class Prepared:
     models: list[nn.Module]
 
 
-def train_chunk(members: Sequence[RunSettings]) -> list[RunRecord]:
+def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRecord]:
     """Fit, measure, conclude and record the members of one chunk."""
     with lifecycle(members) as records:
         prepared = prepare(members, records)
         batches = debug_batches(members[0].trainer)
-        loggers = [make_loggers(m.cfg, m.run_dir, r, reinit="create_new") if batches.logging else []
+        loggers = [make_loggers(m, r, reinit="create_new") if batches.logging else []
                    for m, r in zip(members, records, strict=True)]
         try:
-            results, rules, device = fit(members, prepared, loggers, batches)
+            results, rules, device = fit_chunk(members, prepared, loggers, batches, plan)
             for record, result, rule in zip(records, results, rules, strict=True):
                 record_fit(record, result, rule)
                 record.device = str(device)
             live = [k for k, result in enumerate(results) if result.status != "diverged"]
             if live:
-                eval_batch, prune_batch = evaluation_batches(members)
+                eval_batch, prune_batch = plan.evaluation_batches(members)
                 measure([members[k] for k in live], [records[k] for k in live],
                         [prepared.models[k] for k in live], [prepared.data[k] for k in live],
-                        [loggers[k] for k in live], device, eval_batch, prune_batch,
-                        pruning_levels(members, prune_batch), batches)
+                        loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
+                        prune_batch=prune_batch, levels_at_once=plan.pruning_levels(members, prune_batch),
+                        batches=batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
         finally:
             for member_loggers, record in zip(loggers, records, strict=True):
                 close_loggers(member_loggers, record)
     if len(members) > 1:
-        _cohort_checkpoint(members).remove_finished()
+        cohort_checkpoint(members).remove_finished()
     return records
 
 
@@ -179,7 +178,7 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
     data, models = [], []
     for member, record in zip(members, records, strict=True):
         if member.data_seed not in modules:
-            dm = build(member.cfg.data, data_seed=member.data_seed, batch_seed=member.batch_seed)
+            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
             dm.prepare_data()
             dm.setup("fit")
             modules[member.data_seed] = dm
@@ -194,15 +193,14 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
     threads = torch.get_num_threads()
     for record in records:
         record.cpu_threads = threads
-    cfg = first.cfg
     if len(members) == 1:
         log.info("train %s on %s: width %g, %d weights, %s, %s init, seeds init=%d data=%d, %s",
-                 cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights, cfg.optim.name,
-                 first.init, first.init_seed, first.data_seed, _threads(threads))
+                 first.model_name, first.data_name, first.width, records[0].total_weights,
+                 first.optim_name, first.init, first.init_seed, first.data_seed, _threads(threads))
     else:
         log.info("train a cohort of %d %s on %s: width %g, %d weights each, %s, %s init, seeds %s, %s",
-                 len(members), cfg.model.name, cfg.data.name, cfg.width, records[0].total_weights,
-                 cfg.optim.name, first.init, [(m.init_seed, m.data_seed) for m in members],
+                 len(members), first.model_name, first.data_name, first.width, records[0].total_weights,
+                 first.optim_name, first.init, [(m.init_seed, m.data_seed) for m in members],
                  _threads(threads))
     return Prepared(data, models)
 
@@ -218,65 +216,25 @@ def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
     as in its single run, and depends on nothing but the init seed (section 4.4)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(member.init_seed)
-        return build(member.cfg.model, input_shape=data.input_shape, num_classes=data.num_classes)
+        return member.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
 
 
-def fit(
+def fit_chunk(
     members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
+    plan: MemoryPlan,
 ) -> tuple[list[FitResult], list[StopRule], torch.device]:
-    """Fit the chunk with its engine; each member's stop rule is built from ``conf/stop``."""
+    """Fit the chunk with its engine (Lightning for one member, the stack for more); each
+    member's stop rule is built from ``conf/stop``."""
     first = members[0]
-    rules = [build(m.cfg.stop) for m in members]
+    rules = [m.build.stop_rule() for m in members]
     max_epochs = batches.max_epochs or first.max_epochs
     label = run_label([m.run_key for m in members]) if in_parallel_sweep() else ""
     report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress, label=label)
-    optimizer = build(first.cfg.optim)
-    if len(members) == 1:
-        checkpoint = Checkpoint.of_run(first.run_dir, first.run_key)
-        resume_from = checkpoint.readable() if first.resume else None
-        if first.artifacts.weights and resume_from is None:
-            save_initial_weights(prepared.models[0], first.run_dir)
-        result, device = fit_one(prepared.models[0], prepared.data[0], optimizer, rules[0], max_epochs,
-                                 first.cfg.trainer, report, loggers[0], checkpoint, resume_from,
-                                 job_device(first.cfg))
-        return [result], rules, torch.device(device)
-    device = device_of(first.cfg)
-    checkpoint = _cohort_checkpoint(members)
-    state = checkpoint.load() if first.resume else None
-    if state is not None and "stops" not in state:
-        log.warning("%s was written by an older version of propensity; retraining the cohort",
-                    checkpoint.path)
-        state = None
-    if first.artifacts.weights and state is None:
-        for member, model in zip(members, prepared.models, strict=True):
-            save_initial_weights(model, member.run_dir)
-    val_batch, _ = evaluation_batches(members)
-    if val_batch != configured_batches(first)[0]:
-        log.info("evaluation batches of %d samples a forward keep the cohort's %d members within "
-                 "the memory budget", val_batch, len(members))
-    results = fit_many(
-        prepared.models, [Member(d.x_train, d.y_train, d.x_val, d.y_val, m.batch_seed)
-                          for m, d in zip(members, prepared.data, strict=True)],
-        optimizer, rules, max_epochs, first.batch_size, val_batch, device, report,
-        None if first.debug else checkpoint, state, _limits(prepared.data[0], batches, first),
-        bool(first.trainer.get("deterministic", True)),
-    )
-    return results, rules, device
-
-
-def _cohort_checkpoint(members: Sequence[RunSettings]) -> Checkpoint:
-    return Checkpoint.of_cohort(members[0].experiment_dir, [m.run_key for m in members])
-
-
-def _limits(data: TensorDataModule, batches: Batches, run: RunSettings) -> Limits:
-    """The stacked engine's minibatches per epoch and validation samples under a debug run's
-    limits, counted as Lightning counts its batches (a whole epoch is one under whole_epoch)."""
-    minibatches = math.ceil(len(data.x_train) / run.batch_size)
-    train = None
-    if batches.train is not None:
-        if data.whole_epoch:
-            train = None if batches.count("train", 1) else 0
-        else:
-            train = batches.count("train", minibatches)
-    val_samples = batches.samples("val", len(data.x_val), configured_batches(run)[0])
-    return Limits(None if train == minibatches else train, val_samples)
+    chunk = Chunk(optimizer=first.build.optimizer(), max_epochs=max_epochs, report=report,
+                  batches=batches, val_batch=plan.evaluation_batches(members)[0])
+    engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
+    results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers)
+                          for m, model, data, rule, member_loggers
+                          in zip(members, prepared.models, prepared.data, rules, loggers, strict=True)],
+                         chunk)
+    return results, rules, engine.device

@@ -6,14 +6,13 @@ functions that make, trust or distrust a ``record.json``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import platform
 import shutil
 from datetime import datetime
 from importlib.metadata import version
 from typing import TYPE_CHECKING
-
-from omegaconf import OmegaConf
 
 from propensity.storage.checkpoints import Checkpoint
 from propensity.storage.lock import LOCK_FILES
@@ -66,15 +65,14 @@ def heal(run: RunSettings) -> RunRecord | None:
 
 def new_record(run: RunSettings, previous: RunRecord | None) -> RunRecord:
     """A ``running`` record of `run`; a run resumed while ``running`` keeps its start time."""
-    cfg = run.cfg
     versions = {"python": platform.python_version(), **{p: version(p) for p in PACKAGES}}
     return RunRecord(
-        run_key=run.run_key, experiment=cfg.name, model=cfg.model.name, data=cfg.data.name,
-        optim=cfg.optim.name, lr=float(cfg.optim.lr), init=run.init, width=float(cfg.width),
-        init_seed=run.init_seed, data_seed=run.data_seed, stop=cfg.stop.name,
+        run_key=run.run_key, experiment=run.experiment, model=run.model_name, data=run.data_name,
+        optim=run.optim_name, lr=run.lr, init=run.init, width=run.width,
+        init_seed=run.init_seed, data_seed=run.data_seed, stop=run.stop_name,
         batch_size=run.batch_size,
         started_at=previous.started_at if previous and previous.status == "running" else now(),
-        versions=versions, config=OmegaConf.to_container(cfg, resolve=True),
+        versions=versions, config=copy.deepcopy(dict(run.config)),
     )
 
 

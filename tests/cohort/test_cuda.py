@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from propensity.cohort import Member, fit
+from propensity.cohort import MemberData, fit_stack
 from propensity.data import SyntheticDataModule
 from propensity.engines.stopping import TrainForEpochs
 from propensity.measurements import MemberSplits, measure_pruning
@@ -42,7 +42,7 @@ def test_a_cuda_cohort_trains_and_prunes_as_its_members_alone(cls: type, no_tf32
     dm = SyntheticDataModule(input_shape=SHAPE, train_size=640, val_size=256, batch_size=64)
     dm.setup()
     cuda = torch.device("cuda")
-    members = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in range(3)]
+    members = [MemberData(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in range(3)]
     adam = lambda p: torch.optim.Adam(p, lr=1e-3)  # noqa: E731
 
     def rules(k: int) -> list[TrainForEpochs]:
@@ -52,9 +52,9 @@ def test_a_cuda_cohort_trains_and_prunes_as_its_members_alone(cls: type, no_tf32
         return [initialize(cls(0.25, SHAPE), "glorot", seed) for seed in range(3)]
 
     together = models()
-    results = fit(together, members, adam, rules(3), 2, 64, device=cuda)
+    results = fit_stack(together, members, adam, rules(3), 2, 64, device=cuda)
     alone = models()
-    singles = [fit([m], [member], adam, rules(1), 2, 64, device=cuda)[0]
+    singles = [fit_stack([m], [member], adam, rules(1), 2, 64, device=cuda)[0]
                for m, member in zip(alone, members, strict=True)]
     for ours, ref in zip(results, singles, strict=True):
         for a, b in zip(ours.history, ref.history, strict=True):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from propensity.cohort import Member, fit
+from propensity.cohort import MemberData, fit_stack
 from propensity.data import SyntheticDataModule
 from propensity.engines.stopping import RestoreBestValLoss, StopAtTrainLoss, TrainForEpochs
 from propensity.models import MLP, initialize
@@ -20,20 +20,20 @@ def data() -> SyntheticDataModule:
     return dm
 
 
-def members(dm: SyntheticDataModule, seeds: list[int]) -> list[Member]:
-    return [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in seeds]
+def members(dm: SyntheticDataModule, seeds: list[int]) -> list[MemberData]:
+    return [MemberData(dm.x_train, dm.y_train, dm.x_val, dm.y_val, seed) for seed in seeds]
 
 
 def test_a_diverging_member_is_marked_and_the_others_go_on(data: SyntheticDataModule) -> None:
     sgd = lambda p: torch.optim.SGD(p, lr=0.05)  # noqa: E731
     healthy = [initialize(MLP(0.5, (1, 8, 8)), "glorot", s) for s in (0, 2)]
-    alone = fit(healthy, members(data, [10, 12]), sgd, [TrainForEpochs() for _ in healthy], 3, 32)
+    alone = fit_stack(healthy, members(data, [10, 12]), sgd, [TrainForEpochs() for _ in healthy], 3, 32)
 
     cohort = [initialize(MLP(0.5, (1, 8, 8)), "glorot", s) for s in (0, 1, 2)]
     with torch.no_grad():
         cohort[1].fc1.weight.fill_(float("inf"))  # member 1's loss is NaN from the first step
     rules = [TrainForEpochs() for _ in cohort]
-    results = fit(cohort, members(data, [10, 11, 12]), sgd, rules, 3, 32)
+    results = fit_stack(cohort, members(data, [10, 11, 12]), sgd, rules, 3, 32)
 
     assert results[1].status == "diverged" and "epoch 0" in results[1].error
     assert len(results[1].history) == 1 and math.isnan(results[1].history[0]["train_loss"])
@@ -50,7 +50,7 @@ def test_a_diverging_member_is_marked_and_the_others_go_on(data: SyntheticDataMo
 def test_one_stop_rule_per_member() -> None:
     model = initialize(MLP(0.5, (1, 8, 8)), "glorot", 0)
     with pytest.raises(ValueError, match="1 models, 1 members and 2 stop rules"):
-        fit([model], [Member(*(torch.zeros(4, 1, 8, 8), torch.zeros(4, dtype=torch.long)) * 2, 0)],
+        fit_stack([model], [MemberData(*(torch.zeros(4, 1, 8, 8), torch.zeros(4, dtype=torch.long)) * 2, 0)],
             lambda p: torch.optim.SGD(p, lr=0.1), [TrainForEpochs(), TrainForEpochs()], 1, 2)
 
 
@@ -73,7 +73,7 @@ def test_a_cohort_resumed_from_its_epoch_state_trains_as_if_never_stopped(
     make = lambda: [initialize(MLP(0.5, (1, 8, 8)), "glorot", s) for s in seeds]  # noqa: E731
     whole_models, seen = make(), []
     whole_rules = [rule() for _ in seeds]
-    whole = fit(whole_models, members(data, [10, 11, 12]), optim, whole_rules, max_epochs, 32,
+    whole = fit_stack(whole_models, members(data, [10, 11, 12]), optim, whole_rules, max_epochs, 32,
                 on_epoch=lambda end: seen.append((end.epoch, list(end.active))))
     assert [e for e, _ in seen] == list(range(1, len(seen) + 1))
 
@@ -85,7 +85,7 @@ def test_a_cohort_resumed_from_its_epoch_state_trains_as_if_never_stopped(
             raise _StoppedError
 
     with pytest.raises(_StoppedError):
-        fit(make(), members(data, [10, 11, 12]), optim, rules, max_epochs, 32, on_epoch=interrupt)
+        fit_stack(make(), members(data, [10, 11, 12]), optim, rules, max_epochs, 32, on_epoch=interrupt)
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["epoch"] == stopped
     if isinstance(rules[0], StopAtTrainLoss):
@@ -93,7 +93,7 @@ def test_a_cohort_resumed_from_its_epoch_state_trains_as_if_never_stopped(
     resumed_models, resumed_rules = make(), [rule() for _ in seeds]
     for r, saved in zip(resumed_rules, state["stops"], strict=True):
         r.load_state_dict(saved)
-    resumed = fit(resumed_models, members(data, [10, 11, 12]), optim, resumed_rules, max_epochs, 32,
+    resumed = fit_stack(resumed_models, members(data, [10, 11, 12]), optim, resumed_rules, max_epochs, 32,
                   resume=state)
     for ours, ref, model, ref_model in zip(resumed, whole, resumed_models, whole_models, strict=True):
         assert ours == ref

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from propensity.cohort import stack, stackable
-from propensity.cohort.fit import Member, fit
+from propensity.cohort.fit import MemberData, fit_stack
 from propensity.cohort.functional import FunctionalStack, stack_problem
-from propensity.cohort.prune import walk
+from propensity.cohort.prune import walk_cohort
 from propensity.models import initialize
 from propensity.pruning import measure, prunable_weights
 from propensity.pruning.masks import plan
@@ -99,7 +99,7 @@ def test_generic_stack_fits_members_as_their_single_models() -> None:
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(40, *SHAPE, dtype=torch.float64, generator=gen)
     y = torch.randint(0, 10, (40,), generator=gen)
-    member = [Member(x[:32], y[:32], x[32:], y[32:], batch_seed=s) for s in (0, 1)]
+    member = [MemberData(x[:32], y[:32], x[32:], y[32:], batch_seed=s) for s in (0, 1)]
 
     class Epochs:
         def __init__(self, n: int) -> None:
@@ -111,9 +111,9 @@ def test_generic_stack_fits_members_as_their_single_models() -> None:
     def sgd(params):
         return torch.optim.SGD(params, lr=0.1)
 
-    fit(singles, member, sgd, [Epochs(1), Epochs(2)], 2, 8)
+    fit_stack(singles, member, sgd, [Epochs(1), Epochs(2)], 2, 8)
     for model, m, epochs in zip(reference, member, (1, 2), strict=True):
-        fit([model], [m], sgd, [Epochs(epochs)], epochs, 8)
+        fit_stack([model], [m], sgd, [Epochs(epochs)], epochs, 8)
     for a, b in zip(singles, reference, strict=True):
         for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
             torch.testing.assert_close(p, q, msg=name)
@@ -125,9 +125,9 @@ def test_generic_stack_is_walked_batched_as_each_model_alone() -> None:
     x = torch.randn(30, *SHAPE, dtype=torch.float64, generator=gen)
     y = torch.randint(0, 10, (30,), generator=gen)
     plans = [[plan(prunable_weights(m), "magnitude", 0.25) for m in singles]]
-    batched = walk(singles, plans, [[(x, y), (x, y)]], levels_at_once=2)
+    batched = walk_cohort(singles, plans, [[(x, y), (x, y)]], levels_at_once=2)
     for k, model in enumerate(singles):
-        alone = measure.walk(model, [plans[0][k]], [(x, y)])
+        alone = measure.walk_model(model, [plans[0][k]], [(x, y)])
         assert torch.equal(batched[..., k, :, 0], alone[..., 0])  # correct predictions
         # each batch's loss is summed in float32 (evaluate's contract): a few float32 ulps
         torch.testing.assert_close(batched[..., k, :, 1], alone[..., 1], rtol=8 * 2**-24, atol=0)
@@ -162,7 +162,7 @@ def test_a_generic_cohort_resumes_bitwise_after_a_member_left(cls: type, tmp_pat
 
     dm = SyntheticDataModule(train_size=192, val_size=64, batch_size=32)
     dm.setup()
-    member = [Member(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in (10, 11, 12)]
+    member = [MemberData(dm.x_train, dm.y_train, dm.x_val, dm.y_val, s) for s in (10, 11, 12)]
 
     def make() -> list[nn.Module]:
         return [initialize(cls(0.5, SHAPE), "glorot", s) for s in range(3)]
@@ -177,7 +177,7 @@ def test_a_generic_cohort_resumes_bitwise_after_a_member_left(cls: type, tmp_pat
         return torch.optim.Adam(params, lr=1e-2)
 
     whole_models = make()
-    whole = fit(whole_models, member, adam, rules(), 3, 32)
+    whole = fit_stack(whole_models, member, adam, rules(), 3, 32)
 
     def interrupt(end) -> None:
         torch.save(end.state(), tmp_path / "last.pt")
@@ -185,11 +185,11 @@ def test_a_generic_cohort_resumes_bitwise_after_a_member_left(cls: type, tmp_pat
             raise _StoppedError
 
     with pytest.raises(_StoppedError):
-        fit(make(), member, adam, rules(), 3, 32, on_epoch=interrupt)
+        fit_stack(make(), member, adam, rules(), 3, 32, on_epoch=interrupt)
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["active"] == [0, 2]
     resumed_models = make()
-    resumed = fit(resumed_models, member, adam, rules(), 3, 32, resume=state)
+    resumed = fit_stack(resumed_models, member, adam, rules(), 3, 32, resume=state)
     assert resumed == whole
     for model, reference in zip(resumed_models, whole_models, strict=True):
         for (name, p), q in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):

@@ -105,7 +105,7 @@ def test_a_sweep_over_a_missing_data_set_is_refused_in_one_line_launching_nothin
     assert len(lines) == 1 and "sweep not launched: data.root=" in lines[0], lines
     assert lines[0].endswith("(10 of 10 jobs)")
     assert not (tmp_path / "r").exists()
-    assert [p.name for p in (tmp_path / "sweep").iterdir()] == ["multirun.yaml"]  # no job folder
+    assert not (tmp_path / "sweep").exists()  # a refused sweep leaves no folder behind
     print(f"refused in {elapsed:.1f}s")  # the interpreter's start and imports, then one check each
 
 
@@ -118,13 +118,12 @@ def test_a_sweep_with_bad_keywords_names_each_and_launches_nothing(tmp_path: Pat
     assert any("optim.momentm=0.9: torch.optim.SGD takes no argument" in x and "(4 of 4 jobs)" in x
                for x in lines), lines
     assert any("trainer.precision=banana: " in x and "(2 of 4 jobs)" in x for x in lines), lines
-    assert not (tmp_path / "r").exists() and [p.name for p in (tmp_path / "sweep").iterdir()] == [
-        "multirun.yaml"]
+    assert not (tmp_path / "r").exists() and not (tmp_path / "sweep").exists()
 
 
 def test_obd_takes_the_papers_networks_and_refuses_the_vit_naming_its_module(compose_cfg: Compose) -> None:
     for model in ("mlp", "conv2", "resnet"):
         assert problems(compose_cfg(f"model={model}", "data=digits", "pruning.method=obd")) == [], model
     [line] = problems(compose_cfg("model=vit", "data=digits", "pruning.baselines=[random,obd_lamp]"))
-    assert line.startswith("pruning.baselines=[random,obd_lamp]: obd_lamp cannot take model vit: module "
-                           "'blocks.0.norm1' (LayerNorm) applies layer_norm")
+    assert line.startswith("pruning.baselines[1]=obd_lamp: cannot prune model=vit ("), line
+    assert "module 'blocks.0.norm1' (LayerNorm) applies layer_norm" in line, line

@@ -109,3 +109,52 @@ def test_resources_come_from_the_environment(tmp_path: Path, monkeypatch: pytest
     for line in ("gpus_per_task: null", "cpus_per_task: 2", "mem_gb: 3", "timeout_min: 30",
                  "max_num_timeout: 5"):
         assert line in shown.stdout
+
+
+DEFAULTS = {"timeout_min": 240, "array_parallelism": 64, "gpus_per_task": None, "cpus_per_task": 4,
+            "mem_gb": 16, "max_num_timeout": 3, "signal_delay_s": 120, "partition": "cpu"}
+NODE = {"cpus_per_task": 2, "mem_gb": 23, "gpus_per_task": 0}
+
+
+def _problems(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], values: dict[str, object],
+              sbatch: str | None = "/usr/bin/sbatch") -> list[str]:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    given = {**DEFAULTS, **values}
+
+    def value_of(key: str) -> object:
+        if isinstance(given[key], Exception):
+            raise given[key]  # type: ignore[misc]
+        return given[key]
+
+    return slurm.launcher_problems(value_of, which=lambda _: sbatch, largest_node=lambda _: NODE)
+
+
+@pytest.mark.parametrize(("env", "values", "line"), [
+    ({"SLURM_MEM_GB": "16G"}, {"mem_gb": "16G"},
+     "SLURM_MEM_GB=16G: must be a whole number >= 1, without units"),
+    ({"SLURM_CPUS_PER_TASK": "-2"}, {"cpus_per_task": -2},
+     "SLURM_CPUS_PER_TASK=-2: must be a whole number >= 1"),
+    ({"SLURM_GPUS_PER_TASK": "two"}, {"gpus_per_task": ValueError("two")},
+     "SLURM_GPUS_PER_TASK=two: must be a whole number >= 0"),
+    ({"SLURM_TIMEOUT_MIN": "4h"}, {"timeout_min": "4h"}, "SLURM_TIMEOUT_MIN=4h: must be a whole number"),
+    ({}, {"cpus_per_task": 1, "mem_gb": 64},
+     "SLURM_MEM_GB=64: no node of partition cpu has 64 GB (the largest has 23)"),
+    ({}, {}, "SLURM_CPUS_PER_TASK=4: no node of partition cpu has 4 CPUs (the largest has 2)"),
+    ({}, {"cpus_per_task": 1, "gpus_per_task": 1},
+     "SLURM_GPUS_PER_TASK=1: no node of partition cpu has 1 GPUs (the largest has 0)"),
+])
+def test_the_launchers_schema_refuses_in_one_line_before_anything_is_submitted(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], values: dict[str, object], line: str
+) -> None:
+    [found] = _problems(monkeypatch, env, values)
+    assert found.startswith(line) and "; " in found
+
+
+def test_a_request_that_fits_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _problems(monkeypatch, {}, {"cpus_per_task": 1, "mem_gb": 2}) == []
+
+
+def test_launcher_slurm_without_slurm_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    [found] = _problems(monkeypatch, {}, {}, sbatch=None)
+    assert found.startswith("launcher=slurm: SLURM is not installed on this machine")

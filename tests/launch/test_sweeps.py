@@ -64,7 +64,7 @@ def test_local_submitit_launcher_makes_one_job_per_cohort(tmp_path: Path) -> Non
     done = run_cli("-m", "launcher=local", "init_seed=0,1,2", "data_seed=0,1", "cohort=3",
                    f"results_dir={tmp_path / 'r'}", *FAST, "width=0.1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    [sweep] = (tmp_path / "multirun").glob("*/*")
+    [sweep] = (tmp_path / "r" / "hydra" / "multirun").glob("*/*")
     jobs = [p for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]
     assert len(jobs) == 2  # six seeds in cohorts of three
     found = records(tmp_path / "r")

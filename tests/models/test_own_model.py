@@ -213,7 +213,7 @@ def test_a_cohort_sweep_of_a_model_that_cannot_stack_stops_before_any_job(
                          "as a cohort: module '3' (Dropout, p=0.2) draws random numbers, which a cohort "
                          "cannot draw as each single run draws them; use cohort=1 to train these runs "
                          "one by one")
-    assert not (tmp_path / "r").exists() and not list(tmp_path.glob("multirun/*/*/0"))
+    assert not (tmp_path / "r").exists() and not (tmp_path / "multirun").exists()
 
 
 def test_the_run_key_covers_the_model_target_and_its_arguments(mynets: Path, compose_cfg) -> None:

@@ -50,6 +50,30 @@ def test_directory_without_runs_is_one_line_error(tmp_path, capsys):
     assert not (tmp_path / "report").exists()
 
 
+def _collected(folder: Path) -> None:
+    tables = _synthetic().degenerate_tables()
+    for name in ("runs", "trajectories", "histories"):
+        getattr(tables, name).to_parquet(folder / f"{name}.parquet")
+
+
+def test_out_pointing_at_a_file_is_one_line_error(tmp_path, capsys):
+    _collected(tmp_path)
+    (tmp_path / "afile").write_text("")
+    assert main([str(tmp_path), "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --out {tmp_path / 'afile'}: ") and "is a file" in err and "\n" not in err
+
+
+def test_a_truncated_runs_table_is_one_line_error(tmp_path, capsys):
+    _collected(tmp_path)
+    whole = (tmp_path / "runs.parquet").read_bytes()
+    (tmp_path / "runs.parquet").write_bytes(whole[: len(whole) // 2])
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot read the collected tables of {tmp_path}") and "\n" not in err
+    assert err.endswith("rerun with --collect to rebuild them from the run records")
+
+
 def test_report_from_collected_parquet(tmp_path, capsys):
     tables = _synthetic().degenerate_tables()
     for name in ("runs", "trajectories", "histories"):

@@ -14,14 +14,15 @@ import torch
 from omegaconf import OmegaConf
 
 from propensity.cohort.memory import GIB
+from propensity.config.members import check_one_cell, member_configs
 from propensity.config.validation import ConfigError, validate
 from propensity.engines.epoch_report import EpochReport
 from propensity.launch.devices import device_of
 from propensity.launch.signals import Interrupted
 from propensity.run import recipe
 from propensity.run.job import run_job
-from propensity.run.members import check_one_cell, member_configs, read_members
-from propensity.run.plan import chunk_plan, evaluation_batches, member_estimate, pruning_levels
+from propensity.run.members import read_members
+from propensity.run.plan import MemoryPlan
 from propensity.run.recipe import train, train_cohort
 from propensity.storage.checkpoints import Checkpoint
 from propensity.storage.records import RunRecord
@@ -190,10 +191,11 @@ def test_a_budget_for_two_members_trains_two_chunks_with_the_one_chunk_records(
 ) -> None:
     whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
     cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'chunks'}")
-    estimate = member_estimate(read_members(cfgs)[0])
+    estimate = MemoryPlan(read_members(cfgs)).estimate
     budget = (estimate.chunk(2, 2) + estimate.chunk(3, 2)) / 2 / GIB  # two fit, three do not
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
-    assert chunk_plan(read_members(cfgs)) == [2, 2]
+    members = read_members(cfgs)
+    assert MemoryPlan(members).chunk_sizes(members) == [2, 2]
     chunked = train_cohort(cfgs)
     assert [r.cohort_size for r in whole] == [4] * 4 and [r.cohort_size for r in chunked] == [2] * 4
     for one, two in zip(whole, chunked, strict=True):
@@ -211,11 +213,12 @@ def test_a_tight_budget_shrinks_the_evaluation_batches_not_the_results(
     accuracies and effective densities of the unconstrained cohort."""
     whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
     cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'tight'}")
-    estimate = member_estimate(read_members(cfgs)[0])
+    estimate = MemoryPlan(read_members(cfgs)).estimate
     budget = (estimate.chunk(4, 2) + 4 * estimate.eval_sample * 20) / GIB  # room for +20 samples
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
-    assert chunk_plan(read_members(cfgs)) == [4]
-    val_batch, prune_batch = evaluation_batches(read_members(cfgs))
+    members = read_members(cfgs)
+    assert MemoryPlan(members).chunk_sizes(members) == [4]
+    val_batch, prune_batch = MemoryPlan(members).evaluation_batches(members)
     assert val_batch < 300 and prune_batch < 300  # digits: 300 validation samples
     with caplog.at_level(logging.INFO, logger="propensity"):
         tight = train_cohort(cfgs)
@@ -236,7 +239,8 @@ def test_levels_at_once_keep_run_keys_accuracies_and_effective_densities(compose
         cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / str(at_once)}",
                        f"pruning.levels_at_once={at_once}")
         if at_once == 0:  # digits' 300 validation samples: all 51 levels fit the RAM budget
-            assert pruning_levels(read_members(cfgs), 8192) == 51
+            members = read_members(cfgs)
+            assert MemoryPlan(members).pruning_levels(members, 8192) == 51
         many = train_cohort(cfgs)
         for a, b, cfg_a, cfg_b in zip(one, many, base, cfgs, strict=True):
             assert b.run_key == a.run_key and b.effective_density == a.effective_density
@@ -252,11 +256,11 @@ def test_a_chunk_out_of_cuda_memory_is_halved_and_retried(
     real = recipe.train_chunk
     sizes = []
 
-    def at_most_two(cfgs):  # a device where three members do not fit
-        sizes.append(len(cfgs))
-        if len(cfgs) > 2:
+    def at_most_two(members, plan):  # a device where three members do not fit
+        sizes.append(len(members))
+        if len(members) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (fake)")
-        return real(cfgs)
+        return real(members, plan)
 
     monkeypatch.setattr(recipe, "train_chunk", at_most_two)
     cfgs = _cohort(compose_cfg, "cohort_memory_gb=1000")

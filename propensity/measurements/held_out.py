@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from propensity.cohort import Pool, stack, stackable
+from propensity.cohort import Pool, stack, stack_refusal
 from propensity.pruning.evaluation import batches_of, evaluate, one_model
 
 Split = tuple[torch.Tensor, torch.Tensor]
@@ -28,7 +28,7 @@ def measure_test(
     try:
         for model in models:
             model.eval()
-        if len(models) > 1 and all(stackable(m) for m in models) and len({type(m) for m in models}) == 1:
+        if len(models) > 1 and stack_refusal(models) is None:
             pool = Pool([x for x, _ in splits], [y for _, y in splits])
             totals = evaluate(stack(models).to(pool.x.device).eval(),
                               pool.batches(pool.index(range(len(models))), batch_size), mean=True)
