@@ -41,8 +41,9 @@ class ConfigError(ValueError):
 
 def validate(cfg: DictConfig) -> None:
     """Raise `ConfigError` for the first invalid key of a composed training config."""
-    for check in (_check_numbers_resolve, _check_top, _check_model, _check_data, _check_optim, _check_stop,
-                  _check_pruning, _check_artifacts, _check_trainer, _check_paths, _check_llc):
+    for check in (_check_numbers_resolve, _check_top, _check_retrain, _check_model, _check_data,
+                  _check_optim, _check_stop, _check_pruning, _check_artifacts, _check_trainer, _check_paths,
+                  _check_llc):
         check(cfg)
 
 
@@ -330,3 +331,23 @@ def _check_llc(cfg: DictConfig) -> None:
     for key, low in {"num_chains": 2, "num_draws": 2, "num_burnin_steps": 0, "num_steps_bw_draws": 1,
                      "batch_size": 2, "seed": 0}.items():
         number(cfg, f"llc.{key}", low, MAX_COUNT, f"an integer >= {low}", integer=True)
+
+
+def _check_retrain(cfg: DictConfig) -> None:
+    """A retraining regime's settings are checked, and any regime but ``none`` is refused: the
+    regimes' pieces (`propensity.retrain`) and the report's comparison exist, but training does
+    not run them yet, and a run that silently ignored ``retrain=imp`` would be recorded as if it
+    had."""
+    if cfg.get("retrain") is None:
+        return
+    from propensity.retrain.settings import RetrainSettingsError, retrain_settings
+
+    values = OmegaConf.to_container(cfg.retrain, resolve=True)
+    try:
+        retrain_settings(values if isinstance(values, dict) else {"name": values})
+    except RetrainSettingsError as error:
+        raise ConfigError(str(error)) from None
+    name = cfg.retrain.get("name", "none") if isinstance(cfg.retrain, DictConfig) else cfg.retrain
+    if name != "none":
+        raise _fail("retrain", name, "is not run by propensity.train yet (docs/retraining.md says what is "
+                    "built)", "use retrain=none")
