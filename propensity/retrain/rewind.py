@@ -76,14 +76,7 @@ def rewind(
     zero (True = kept; keyed by ``model.named_parameters()`` names). In place; returns `model`.
     """
     parameters = dict(model.named_parameters())
-    unknown = sorted(set(masks) - set(parameters))
-    if unknown:
-        raise ValueError(f"a mask for {unknown[0]}, which is not a parameter of the model; "
-                         "key masks by model.named_parameters() names")
-    for name, mask in masks.items():
-        if mask.dtype != torch.bool or mask.shape != parameters[name].shape:
-            raise ValueError(f"the mask of {name} is {mask.dtype} {tuple(mask.shape)}, the weight "
-                             f"{tuple(parameters[name].shape)}: masks are boolean, shaped like their weights")
+    _check_masks(masks, parameters, "is not a parameter of the model")
     model.load_state_dict(dict(state), strict=True)
     zero_pruned([(parameters[name], mask) for name, mask in masks.items()])
     return model
@@ -93,13 +86,18 @@ def masked_state(state: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Te
     """A CPU copy of `state` whose weights `masks` remove are exactly ``+0.0``: the state
     `rewind` loads, for an engine that starts its members from states rather than models."""
     out = copy_state(state)
-    unknown = sorted(set(masks) - set(out))
-    if unknown:
-        raise ValueError(f"a mask for {unknown[0]}, which the state does not hold; "
-                         "key masks by model.named_parameters() names")
-    for name, mask in masks.items():
-        if mask.dtype != torch.bool or mask.shape != out[name].shape:
-            raise ValueError(f"the mask of {name} is {mask.dtype} {tuple(mask.shape)}, the weight "
-                             f"{tuple(out[name].shape)}: masks are boolean, shaped like their weights")
+    _check_masks(masks, out, "the state does not hold")
     zero_pruned([(out[name], mask) for name, mask in masks.items()])
     return out
+
+
+def _check_masks(masks: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor], absent: str) -> None:
+    """Every mask names one of `weights` and is boolean, shaped like it (one line otherwise)."""
+    unknown = sorted(set(masks) - set(weights))
+    if unknown:
+        raise ValueError(f"a mask for {unknown[0]}, which {absent}; key masks by "
+                         "model.named_parameters() names")
+    for name, mask in masks.items():
+        if mask.dtype != torch.bool or mask.shape != weights[name].shape:
+            raise ValueError(f"the mask of {name} is {mask.dtype} {tuple(mask.shape)}, the weight "
+                             f"{tuple(weights[name].shape)}: masks are boolean, shaped like their weights")
