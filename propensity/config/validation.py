@@ -183,8 +183,7 @@ def _check_model(cfg: DictConfig) -> None:
     missing = [a for a in MODEL_ARGUMENTS if parameters and not takes_any and a not in parameters]
     if missing:
         raise _fail("model._target_", target, f"takes no {', '.join(missing)} argument",
-                    "a model factory takes width, input_shape and num_classes (see the README's "
-                    "'Extending')")
+                    "a model factory takes width, input_shape and num_classes (see docs/extending.md)")
     name = OmegaConf.select(cfg, "model.name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise _fail("model.name", name, "must be a plain name (letters, digits, . _ -): it heads "

@@ -42,7 +42,7 @@ LOGISTICS: tuple[str, ...] = (
     "data.whole_epoch",
     "data.default_lr",            # hashed where it takes effect, as optim.lr
     "pruning.levels_at_once",     # levels per forward: the same accuracies, faster
-    "trainer.accelerator",        # the device type is recorded, not hashed (see the README)
+    "trainer.accelerator",        # the device type is recorded, not hashed (docs/configuration.md)
     "trainer.devices",            # always 1 (refused otherwise by propensity.validation)
     "trainer.enable_progress_bar",
     "trainer.enable_model_summary",
