@@ -114,8 +114,9 @@ def _check_model(cfg: DictConfig) -> list[str]:
             (f"pruning.baselines[{i}]", b) for i, b in enumerate(settings.baselines)]:
         problem = refusal(name, model, data.input_shape, data.num_classes, settings)
         if problem is not None:
-            return [f"{key}={name}: cannot prune model={cfg.model.name} ({problem}); choose a method "
-                    "that can, e.g. pruning.method=magnitude, or another model"]
+            what, _, fix = problem.partition("; ")  # a method that knows the fix says it
+            fix = fix or "choose a method that can, e.g. pruning.method=magnitude, or another model"
+            return [f"{key}={name}: cannot prune model={cfg.model.name}: {what}; {fix}"]
     return []
 
 

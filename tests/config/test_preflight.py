@@ -125,5 +125,5 @@ def test_obd_takes_the_papers_networks_and_refuses_the_vit_naming_its_module(com
     for model in ("mlp", "conv2", "resnet"):
         assert problems(compose_cfg(f"model={model}", "data=digits", "pruning.method=obd")) == [], model
     [line] = problems(compose_cfg("model=vit", "data=digits", "pruning.baselines=[random,obd_lamp]"))
-    assert line.startswith("pruning.baselines[1]=obd_lamp: cannot prune model=vit ("), line
+    assert line.startswith("pruning.baselines[1]=obd_lamp: cannot prune model=vit: "), line
     assert "module 'blocks.0.norm1' (LayerNorm) applies layer_norm" in line, line

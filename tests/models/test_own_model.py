@@ -237,14 +237,14 @@ def test_obd_on_the_own_tanh_model_is_refused_before_training_and_obd_gn_is_reco
     own = "model._target_=mynets.TanhNet"
     [cfg] = configs(tmp_path / "results", own, "pruning.method=obd", seeds=[(0, 0)])
     [line] = preflight.problems(cfg)
-    assert line.startswith("pruning.method=obd: obd cannot take model tanhnet: module '2' (Tanh) applies "
+    assert line.startswith("pruning.method=obd: cannot prune model=tanhnet: module '2' (Tanh) applies "
                            "tanh, so the network is not piecewise linear in its weights")
     assert line.endswith("; use obd_gn (the Gauss-Newton diagonal, recorded as obd_gn) or snip")
     with pytest.raises(ConfigError, match=r"^pruning\.method=obd: "):
         train(cfg)
     assert not (tmp_path / "results").exists()  # nothing was trained or written
     [baseline] = configs(tmp_path / "results", own, "pruning.baselines=[snip,obd]", seeds=[(0, 0)])
-    assert preflight.problems(baseline)[0].startswith("pruning.baselines=[snip,obd]: obd cannot take model")
+    assert preflight.problems(baseline)[0].startswith("pruning.baselines[1]=obd: cannot prune model=tanhnet")
 
     [cfg] = configs(tmp_path / "results", own, "pruning.baselines=[obd_gn]", seeds=[(0, 0)])
     assert preflight.problems(cfg) == []
