@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.oneway import anova_oneway
 
 CONFIDENCE = 0.95
@@ -228,12 +227,20 @@ def anova(groups: Mapping[float, Sequence[float]]) -> dict[str, object]:
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm-adjusted p-values over the finite entries; NaN stays NaN (a test that did not run)."""
+    """Holm-adjusted p-values over the finite entries; NaN stays NaN (a test that did not run).
+
+    Holm's step-down: the i-th smallest of m p-values times (m - i + 1), made monotone by a
+    running maximum and capped at 1, as statsmodels' ``multipletests(method="holm")`` gives
+    (the test compares the two). Written out because that function runs a full garbage
+    collection on every call: inside a report that holds its figures, 0.19 s a call, 8 of the
+    quickstart report's 23 s."""
     p = np.asarray(pvalues, dtype=float)
     adjusted = np.full_like(p, np.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        adjusted[finite] = multipletests(p[finite], method="holm")[1]
+    finite = np.flatnonzero(np.isfinite(p))
+    if finite.size:
+        order = finite[np.argsort(p[finite], kind="stable")]
+        steps = np.arange(finite.size, 0, -1, dtype=float)
+        adjusted[order] = np.minimum(1.0, np.maximum.accumulate(steps * p[order]))
     return adjusted
 
 

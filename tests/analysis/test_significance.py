@@ -113,6 +113,15 @@ def test_holm_by_hand_and_against_statsmodels_keeping_nan():
     assert np.isnan(holm([np.nan])).all()
 
 
+def test_holm_equals_statsmodels_on_random_p_values_with_ties_and_caps():
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 3, 7, 40):
+        for _ in range(50):
+            p = rng.choice([rng.uniform(0, 1), 0.02, 0.5, 1e-5], size=m) * rng.uniform(0.5, 1.5, m)
+            p = np.minimum(p, 1.0)
+            assert holm(p) == pytest.approx(multipletests(p, method="holm")[1], rel=1e-12, abs=0)
+
+
 def test_effect_sizes_by_hand():
     out = effect_sizes([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])  # pooled std 1, d = -1
     assert out["cohens_d"] == pytest.approx(-1.0)
