@@ -259,7 +259,7 @@ def quickstart_tables() -> SimpleNamespace:
 
 def criteria_tables(trajectories_for: tuple[str, ...] = ("snip",)) -> SimpleNamespace:
     """Shaped like ``experiment=criteria``: the quickstart's runs pruned by every registered
-    method (`propensity.pruning.registry.METHOD_NAMES`, 28)."""
+    method (`propensity.pruning.registry.METHOD_NAMES`)."""
     from propensity.pruning.registry import METHOD_NAMES
 
     made = make_tables(widths=(0.1, 0.5, 1.0, 2.0), init_seeds=(0, 1, 2), data_seeds=(0,),
