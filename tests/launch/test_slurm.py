@@ -71,11 +71,18 @@ def _clean_up(tmp_path: Path) -> Iterator[None]:
             process.wait()
 
 
+def _ctrl_c_stops_it() -> None:
+    """In the sweep's process before it starts: Ctrl-C (SIGINT) stops it, as at a terminal,
+    even when pytest itself was started with SIGINT ignored (a background ``make test &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sweep(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     _STARTED.append(subprocess.Popen(
         [sys.executable, "-m", "propensity.train", "-m", "launcher=slurm", *args,
          f"results_dir={tmp_path / 'r'}", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_ctrl_c_stops_it))
     return _STARTED[-1]
 
 
