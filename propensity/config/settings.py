@@ -25,6 +25,7 @@ from propensity.launch.grouping import SEED_KEYS
 from propensity.llc import LLCSettings
 from propensity.mechanisms.artifacts import ArtifactSettings
 from propensity.pruning.settings import PruningSettings
+from propensity.retrain.settings import NoRetrain, RetrainSettings, retrain_settings
 
 # Trainer keys the stacked engine of a cohort honours: where the run goes and how it is
 # shown, the epoch bound, determinism, and the debugging limits (`propensity.engines.limits`).
@@ -82,6 +83,7 @@ class RunSettings:
     pruning: PruningSettings
     llc: LLCSettings | None
     artifacts: ArtifactSettings
+    retrain: RetrainSettings  # the branch of the trained run to add (``none``: the paper's protocol)
     logger: str
     log_model: bool
     trainer: Mapping[str, Any]  # the ``trainer`` group, plain
@@ -142,10 +144,19 @@ def read_settings(cfg: DictConfig) -> RunSettings:
         eval_batch_size=int(cfg.data.get("eval_batch_size", DEFAULT_EVAL_BATCH)),
         cohort=int(cfg.get("cohort", 1)),
         cohort_memory_gb=cfg.get("cohort_memory_gb"), pruning=PruningSettings.from_mapping(pruning),
-        llc=llc_settings, artifacts=ArtifactSettings(**artifacts), logger=logger,
+        llc=llc_settings, artifacts=ArtifactSettings(**artifacts), retrain=_retrain(cfg), logger=logger,
         log_model=bool(cfg.logger.get("log_model", False)), trainer=_group(cfg, "trainer"),
         bind_device=partial(job_device, cfg), find_device=partial(device_of, cfg),
     )
+
+
+def _retrain(cfg: DictConfig) -> RetrainSettings:
+    node = cfg.get("retrain")
+    if node is None:
+        return NoRetrain()
+    if not isinstance(node, DictConfig):
+        return retrain_settings({"name": node})
+    return retrain_settings(_group(cfg, "retrain"))
 
 
 def _group(cfg: DictConfig, key: str) -> dict[str, Any]:

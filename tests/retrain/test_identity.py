@@ -13,11 +13,11 @@ RUN = "mlp-w1-sgd-glorot-i0-d0-3f9a0c1b2d"
 
 @pytest.mark.parametrize("regime", ["none", "finetune", "imp"])
 def test_choosing_a_regime_leaves_the_run_key_where_it_was(compose_cfg, regime: str) -> None:
-    assert run_key(compose_cfg(f"+retrain={regime}")) == run_key(compose_cfg())
+    assert run_key(compose_cfg(f"retrain={regime}")) == run_key(compose_cfg())
 
 
 def test_imp_settings_in_the_config_leave_the_run_key_too(compose_cfg) -> None:
-    assert run_key(compose_cfg("+retrain=imp", "retrain.rate=0.5")) == run_key(compose_cfg())
+    assert run_key(compose_cfg("retrain=imp", "retrain.rate=0.5")) == run_key(compose_cfg())
 
 
 def test_none_is_the_run_itself_and_each_branch_extends_its_runs_key() -> None:
