@@ -333,10 +333,7 @@ def _check_llc(cfg: DictConfig) -> None:
 
 
 def _check_retrain(cfg: DictConfig) -> None:
-    """A retraining regime's settings are checked, and any regime but ``none`` is refused: the
-    regimes' pieces (`propensity.retrain`) and the report's comparison exist, but training does
-    not run them yet, and a run that silently ignored ``retrain=imp`` would be recorded as if it
-    had."""
+    """A retraining regime's settings, checked by its typed settings (`propensity.retrain.settings`)."""
     if cfg.get("retrain") is None:
         return
     from propensity.retrain.settings import RetrainSettingsError, retrain_settings
@@ -346,7 +343,3 @@ def _check_retrain(cfg: DictConfig) -> None:
         retrain_settings(values if isinstance(values, dict) else {"name": values})
     except RetrainSettingsError as error:
         raise ConfigError(str(error)) from None
-    name = cfg.retrain.get("name", "none") if isinstance(cfg.retrain, DictConfig) else cfg.retrain
-    if name != "none":
-        raise _fail("retrain", name, "is not run by propensity.train yet (docs/retraining.md says what is "
-                    "built)", "use retrain=none")

@@ -197,7 +197,7 @@ def fit_one(
         dirpath=checkpoint.path.parent, filename=checkpoint.path.stem, save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False))
     trainer = make_trainer(
-        callbacks=callbacks, logger=loggers or False,
+        callbacks=callbacks, logger=loggers or False, max_epochs=max_epochs,
         default_root_dir=checkpoint.path.parent.parent, plugins=_plugins(), **(device or {}),
     )
     if resume_from:

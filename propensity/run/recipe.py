@@ -39,9 +39,11 @@ from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import StackedEngine, cohort_checkpoint
 from propensity.engines.stopping import StopRule
 from propensity.launch.console import in_parallel_sweep
+from propensity.launch.signals import interruptible
 from propensity.launch.threads import set_training_threads
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
+from propensity.run import branches
 from propensity.run.lifecycle import lifecycle
 from propensity.run.measurements import measure
 from propensity.run.members import read_members
@@ -73,6 +75,7 @@ def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], lis
     for cfg, member in zip(cfgs, members, strict=True):  # before any data loads or folder is made
         if not (member.resume and finished_record(member) is not None):
             preflight.check(cfg, checked)
+        branches.check_branch(member)
     records: dict[int, RunRecord] = {}
     todo = []
     with contextlib.ExitStack() as held:
@@ -99,6 +102,12 @@ def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], lis
                 continue
             records.update(zip(chunk, trained, strict=True))
             todo = todo[len(chunk):]
+        branching = [i for i, m in enumerate(members) if m.retrain.regime != "none"
+                     and records[i].status in ("finished", "max_epochs_reached")]
+        for start in range(0, len(branching), limit):
+            retrain_chunk([members[i] for i in branching[start:start + limit]],
+                          [records[i] for i in branching[start:start + limit]], plan, held,
+                          locked=[not skipped[i] for i in branching[start:start + limit]])
     return [records[i] for i in range(len(members))], skipped
 
 
@@ -159,12 +168,51 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
                         batches=batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
+                branches.save_trained(members[k], prepared.models[k])
         finally:
             for member_loggers, record in zip(loggers, records, strict=True):
                 close_loggers(member_loggers, record)
     if len(members) > 1:
         cohort_checkpoint(members).remove_finished()
     return records
+
+
+def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], plan: MemoryPlan,
+                  held: contextlib.ExitStack, *, locked: Sequence[bool]) -> None:
+    """Add each trained member's retraining branch (`propensity.run.branches`), from its kept
+    trained weights: the dense model is never trained again. A finished run skipped by this
+    job is locked here first; one busy elsewhere is left to its holder."""
+    ready = []
+    for member, record, have_lock in zip(members, records, locked, strict=True):
+        if not have_lock:
+            lock = RunLock(member.run_dir)
+            try:
+                lock.acquire()
+            except RunBusyError as busy:
+                log.info("skip the %s branch of %s: %s", member.retrain.regime, member.run_key, busy)
+                continue
+            held.callback(lock.release)
+        ready.append((member, record))
+    if not ready:
+        return
+    batches = debug_batches(ready[0][0].trainer)
+    modules: dict[int, TensorDataModule] = {}
+    trained = []
+    for member, record in ready:
+        if member.data_seed not in modules:
+            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
+            dm.prepare_data()
+            dm.setup("fit")
+            modules[member.data_seed] = dm
+        model = branches.load_trained(member, build_model(member, modules[member.data_seed]))
+        loggers = make_loggers(member, record, reinit="create_new") if batches.logging else []
+        trained.append(branches.TrainedRun(member, record, model, modules[member.data_seed], loggers))
+    try:
+        with interruptible():
+            branches.run_branches(trained, batches, plan.evaluation_batches(members)[0])
+    finally:
+        for t in trained:
+            close_loggers(t.loggers, t.record)
 
 
 def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Prepared:
