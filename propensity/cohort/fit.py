@@ -15,7 +15,8 @@ compute is spent on it.
 After each epoch an optional hook sees the cohort (`EpochEnd`): loggers and progress read
 each member's new history row, and `EpochEnd.state` is everything needed to go on from
 there, which `fit(..., resume=state)` does as if it had never stopped (as a single run
-resumes from its Lightning checkpoint).
+resumes from its Lightning checkpoint). Another hook sees it after every optimiser step
+(`StepEnd`), where an engine slices out a member's state at its rewind iteration.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """What an engine is given and gives back: one interface for Lightning and the stacked engine.
 
 The recipe hands an engine a chunk of members, each a `FitMember` (its settings, initialised
-model, data, stop rule, loggers, for retraining a pruned network its mask, and for a dense
-run whose branches rewind to iteration k that k), and a
-`Chunk` of what they share; it gets one `FitResult` per member, in order. Each engine owns
+model, data, stop rule and loggers; its mask, for retraining a pruned network; the iteration
+its branches rewind to, for a dense run that keeps its state there), and a `Chunk` of what
+they share; it gets one `FitResult` per member, in order. Each engine owns
 the rest: where the fit checkpoints and resumes from, writing the initial weights of a fresh
 fit (section 5.1), saving a member's state at its rewind iteration, and the device it trains
 on (`Engine.device`, read after `fit`).
