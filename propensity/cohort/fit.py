@@ -15,7 +15,8 @@ compute is spent on it.
 After each epoch an optional hook sees the cohort (`EpochEnd`): loggers and progress read
 each member's new history row, and `EpochEnd.state` is everything needed to go on from
 there, which `fit(..., resume=state)` does as if it had never stopped (as a single run
-resumes from its Lightning checkpoint).
+resumes from its Lightning checkpoint). Another hook sees it after every optimiser step
+(`StepEnd`), where an engine slices out a member's state at its rewind iteration.
 """
 
 from __future__ import annotations
@@ -119,6 +120,21 @@ class EpochEnd:
         }
 
 
+@dataclass
+class StepEnd:
+    """The cohort after `steps` optimiser steps in all (0: before the first), as `fit`'s step
+    hook sees it; `active` are the member ids training, in stack order. Every active member
+    has taken each of these steps: members leave the stack only between epochs."""
+
+    steps: int
+    active: list[int]
+    cohort: StackedModel
+
+    def member_state(self, member: int) -> dict[str, torch.Tensor]:
+        """Member `member`'s parameters and buffers under the single model's names, on the CPU."""
+        return _member_state(self.cohort, self.active.index(member))
+
+
 def _to_cpu(value: Any) -> Any:
     if torch.is_tensor(value):
         return value.detach().to("cpu", copy=True)
@@ -179,6 +195,7 @@ def fit_stack(
     resume: dict[str, Any] | None = None,
     limits: Limits | None = None,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
+    on_step: Callable[[StepEnd], None] | None = None,
 ) -> list[FitResult]:
     """Train `models` (initialised single models, one per member) as one cohort.
 
@@ -191,7 +208,8 @@ def fit_stack(
     of the same members to go on from (the rules' own state is their owner's to restore).
     `masks` holds each member's kept weights by parameter name (True: kept; None: dense): the
     removed ones are zeroed and stay exactly zero through every step, as in a single run
-    (`propensity.pruning.masked_training`).
+    (`propensity.pruning.masked_training`). `on_step` is called once when training starts
+    (or resumes) and after every optimiser step, with the steps taken in all.
     """
     if not len(models) == len(members) == len(stops):
         raise ValueError(f"{len(models)} models, {len(members)} members and {len(stops)} stop rules")
@@ -216,6 +234,9 @@ def fit_stack(
         if resume["optimizer"] is not None:
             opt.load_state_dict(resume["optimizer"])
         hold(cohort, opt, active)
+    steps = start * _steps_per_epoch(train.n, batch_size, limits)
+    if on_step is not None and active and start < max_epochs:
+        on_step(StepEnd(steps, list(active), cohort))
     for epoch in range(start, max_epochs if active else start):
         cohort.train()
         orders = torch.stack([epoch_permutation(train.n, members[m].batch_seed, epoch) for m in active])
@@ -229,6 +250,9 @@ def fit_stack(
             opt.zero_grad(set_to_none=True)
             losses.sum().backward()
             opt.step()
+            steps += 1
+            if on_step is not None:
+                on_step(StepEnd(steps, active, cohort))
             with torch.no_grad():
                 sums[:, 0] += losses * y.shape[1]
                 sums[:, 1] += (logits.argmax(dim=2) == y).sum(dim=1)
@@ -273,6 +297,12 @@ def fit_stack(
     return results
 
 
+def _steps_per_epoch(n: int, batch_size: int, limits: Limits) -> int:
+    """The optimiser steps of one epoch: one per minibatch, up to the debugging limit."""
+    batches = math.ceil(n / batch_size)
+    return batches if limits.train_batches is None else min(batches, limits.train_batches)
+
+
 def _hold_masks(
     cohort: StackedModel, optimizer: torch.optim.Optimizer, active: Sequence[int], *,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None,
@@ -305,4 +335,5 @@ def _restore(
             dict(state["finals"]))
 
 
-__all__ = ["EpochEnd", "FitResult", "Limits", "MemberData", "StopsAfterEpoch", "Verdict", "fit_stack"]
+__all__ = ["EpochEnd", "FitResult", "Limits", "MemberData", "StepEnd", "StopsAfterEpoch", "Verdict",
+           "fit_stack"]

@@ -3,7 +3,8 @@
 It only fits. The model (initialised), its data, its optimiser, its stop rule
 (`propensity.engines.stopping`), its epoch report and its loggers come from the recipe; the
 engine adapts the rule and the report to Lightning callbacks, checkpoints every epoch to the
-run's `Checkpoint` (atomically, inside the run folder) and resumes from it. What it returns
+run's `Checkpoint` (atomically, inside the run folder) and resumes from it, and saves the
+model's state at the member's rewind iteration, if it has one. What it returns
 is the member's `FitResult`; the trained model (with the best epoch restored under
 ``stop=val_loss_min``) is the one it was given.
 """
@@ -26,8 +27,9 @@ from propensity.data.base import TensorDataModule
 from propensity.data.batches import TensorBatches, WholeEpoch
 from propensity.engines.classifier import Classifier, DivergedError
 from propensity.engines.epoch_report import EpochReport
-from propensity.engines.fitting import Chunk, FitMember, save_initial
+from propensity.engines.fitting import Chunk, FitMember, save_initial, warn_rewind_missed
 from propensity.engines.stopping import StopRule
+from propensity.retrain.rewind import rewind_state_path, save_rewind_state
 from propensity.storage.atomic import write_atomic
 from propensity.storage.checkpoints import Checkpoint
 
@@ -148,6 +150,51 @@ class EpochReportCallback(L.Callback):
         self.report.histories[0] = list(state_dict["rows"])
 
 
+class RewindStateCallback(L.Callback):
+    """Saves the model's state after `iteration` optimiser steps (0: before the first) to the
+    run's rewind file, once (`propensity.retrain.rewind.save_rewind_state`).
+
+    Steps are counted from ``trainer.global_step`` when training starts (a resumed fit's
+    checkpointed count), then by the optimiser's own step hook, registered after the mask's
+    (so a masked model is seen with its removed weights at zero): under ``data.whole_epoch``
+    one Lightning training step holds a whole epoch of optimiser steps, which no per-batch
+    callback sees.
+    """
+
+    def __init__(self, iteration: int, run_dir: Path) -> None:
+        self.iteration, self.run_dir = iteration, Path(run_dir)
+        self.steps = 0
+        self.model: nn.Module | None = None
+        self.handles: list[Any] = []
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Classifier) -> None:
+        self.steps, self.model = trainer.global_step, pl_module.model
+        if self.steps > self.iteration:
+            if not rewind_state_path(self.run_dir, self.iteration).exists():
+                warn_rewind_missed(self.run_dir, self.iteration, self.steps)
+            return
+        if self.steps == self.iteration:
+            save_rewind_state(self.run_dir, self.iteration, self.model)
+            return
+        self.handles = [optimizer.register_step_post_hook(self._after_step)
+                        for optimizer in trainer.optimizers]
+
+    def _after_step(self, *_: Any) -> None:
+        self.steps += 1
+        if self.steps == self.iteration and self.model is not None:
+            save_rewind_state(self.run_dir, self.iteration, self.model)
+            self._remove()
+
+    def _remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._remove()
+        self.model = None
+
+
 class LightningEngine:
     """Lightning's Trainer fits a chunk of one member, checkpointing to the run's own folder
     and resuming from it; the device is the job's (`RunSettings.trainer_device`)."""
@@ -165,6 +212,8 @@ class LightningEngine:
             member.model, member.data, chunk.optimizer, member.rule, max_epochs=chunk.max_epochs,
             make_trainer=run.build.trainer, report=chunk.report, loggers=member.loggers,
             checkpoint=checkpoint, resume_from=resume_from, device=run.trainer_device, mask=member.mask,
+            extra_callbacks=[] if member.rewind_at is None else [
+                RewindStateCallback(member.rewind_at, run.run_dir)],
         )
         self.device = torch.device(device)
         return [result]
@@ -184,15 +233,18 @@ def fit_one(
     resume_from: Path | None = None,
     device: Mapping[str, Any] | None = None,
     mask: Mapping[str, torch.Tensor] | None = None,
+    extra_callbacks: Sequence[L.Callback] = (),
 ) -> tuple[FitResult, str]:
     """Fit `model` with Lightning; return its `FitResult` and the device it trained on.
 
     `make_trainer` builds the ``trainer`` group's Trainer (given the callbacks, loggers and
     the job's `device` overrides); `resume_from` is the run's readable checkpoint, if the
-    run resumes. Checkpoints are saved after every epoch to `checkpoint`.
+    run resumes. Checkpoints are saved after every epoch to `checkpoint`. `extra_callbacks`
+    (such as `RewindStateCallback`) join the engine's own.
     """
     module = Classifier(model, optimizer, data.num_classes, mask=mask)
-    callbacks: list[L.Callback] = [StopRuleCallback(rule, max_epochs), EpochReportCallback(report)]
+    callbacks: list[L.Callback] = [StopRuleCallback(rule, max_epochs), EpochReportCallback(report),
+                                   *extra_callbacks]
     callbacks.append(L.pytorch.callbacks.ModelCheckpoint(
         dirpath=checkpoint.path.parent, filename=checkpoint.path.stem, save_top_k=1, monitor=None,
         save_on_train_epoch_end=True, enable_version_counter=False))

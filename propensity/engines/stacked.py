@@ -7,7 +7,8 @@ cohort, `propensity.storage.checkpoints`, saved after every epoch and resumed fr
 plain loop rather than a LightningModule over the stack: members leave the stack when their
 rule stops them (their weights and optimiser state sliced out), which Lightning's fixed
 optimiser and checkpoint layout do not allow, and one Lightning step per epoch would save
-nothing over the loop.
+nothing over the loop. A member with a rewind iteration has its state sliced out of the stack
+after that many optimiser steps and saved to its own run folder, as its single run would.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, fit_stack
+from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, StepEnd, fit_stack
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
-from propensity.engines.fitting import Chunk, FitMember, save_initial
+from propensity.engines.fitting import Chunk, FitMember, save_initial, warn_rewind_missed
 from propensity.engines.limits import Batches
 from propensity.engines.stopping import StopRule
+from propensity.retrain.rewind import rewind_state_path, save_rewind_state
 from propensity.storage.checkpoints import Checkpoint
 
 log = logging.getLogger("propensity")
@@ -63,8 +66,38 @@ class StackedEngine:
             report=chunk.report, checkpoint=None if first.debug else checkpoint, state=state,
             limits=_limits(members[0].data, chunk.batches, first),
             deterministic=bool(first.trainer.get("deterministic", True)),
-            masks=[m.mask for m in members],
+            masks=[m.mask for m in members], on_step=RewindStates.of(members),
         )
+
+
+class RewindStates:
+    """Saves each member's state after its rewind iteration's optimiser steps (0: before the
+    first), sliced out of the stack, to its run folder, once
+    (`propensity.retrain.rewind.save_rewind_state`); the stacked loop's step hook."""
+
+    def __init__(self, at: dict[int, int], run_dirs: Sequence[Path]) -> None:
+        self.members_at: dict[int, list[int]] = {}
+        for member, iteration in at.items():
+            self.members_at.setdefault(iteration, []).append(member)
+        self.at, self.run_dirs = at, run_dirs
+        self.started = False
+
+    @classmethod
+    def of(cls, members: Sequence[FitMember]) -> RewindStates | None:
+        """The hook for `members`, or None when none of them has a rewind iteration."""
+        at = {m: member.rewind_at for m, member in enumerate(members) if member.rewind_at is not None}
+        return cls(at, [member.run.run_dir for member in members]) if at else None
+
+    def __call__(self, step: StepEnd) -> None:
+        if not self.started:  # training starts, or resumes past some members' iterations
+            self.started = True
+            for m in step.active:
+                if m in self.at and self.at[m] < step.steps and not rewind_state_path(
+                        self.run_dirs[m], self.at[m]).exists():
+                    warn_rewind_missed(self.run_dirs[m], self.at[m], step.steps)
+        for m in self.members_at.get(step.steps, ()):
+            if m in step.active:
+                save_rewind_state(self.run_dirs[m], step.steps, step.member_state(m))
 
 
 def cohort_checkpoint(runs: Sequence[RunSettings]) -> Checkpoint:
@@ -102,6 +135,7 @@ def fit_many(
     limits: Limits | None = None,
     deterministic: bool = True,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
+    on_step: Callable[[StepEnd], None] | None = None,
 ) -> list[FitResult]:
     """Fit `models` as one cohort; each model ends with its member's final (or restored) weights.
 
@@ -127,7 +161,7 @@ def fit_many(
 
     results = fit_stack(models, members, optimizer, rules, max_epochs, batch_size,
                   eval_batch_size=eval_batch_size, device=device, on_epoch=after_epoch, resume=state,
-                  limits=limits, masks=masks)
+                  limits=limits, masks=masks, on_step=on_step)
     for rule, result in zip(rules, results, strict=True):
         rule.fit_ended(rule.restores_best and rule.stop_epoch is not None and result.status != "diverged")
     return results

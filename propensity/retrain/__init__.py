@@ -17,7 +17,16 @@ from propensity.retrain.density import ed_by_regime, matching_density, regime_su
 from propensity.retrain.identity import branch_key, branch_name
 from propensity.retrain.imp import dense_masks, imp_last_level, imp_masks, remaining
 from propensity.retrain.levels import LevelResult, LevelStart, imp_level_starts, regime_trajectory
-from propensity.retrain.rewind import CaptureAt, copy_state, initial_state, masked_state, rewind
+from propensity.retrain.rewind import (
+    CaptureAt,
+    copy_state,
+    initial_state,
+    load_rewind_state,
+    masked_state,
+    rewind,
+    rewind_state_path,
+    save_rewind_state,
+)
 from propensity.retrain.settings import (
     CONTROLS,
     REGIMES,
@@ -52,6 +61,7 @@ __all__ = [
     "imp_level_starts",
     "imp_masks",
     "initial_state",
+    "load_rewind_state",
     "masked_state",
     "matching_density",
     "max_fine_tunes",
@@ -62,4 +72,6 @@ __all__ = [
     "remaining",
     "retrain_settings",
     "rewind",
+    "rewind_state_path",
+    "save_rewind_state",
 ]

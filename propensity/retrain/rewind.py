@@ -5,7 +5,9 @@ initialisation (Frankle and Carbin 2019), k > 0 "late rewinding" (Frankle et al.
 mode connectivity and the lottery ticket hypothesis"), which makes tickets of larger networks
 stable. The state must be the dense run's own, bit for bit: an engine passes a `CaptureAt` to
 its training loop and saves the copy beside its checkpoint, or, for k = 0, `initial_state`
-replays the initialisation from the run's seed.
+replays the initialisation from the run's seed. An engine that trains a dense run with a
+rewind iteration writes the state once, to `rewind_state_path`, where `load_rewind_state`
+finds it for the run's branches.
 
 As in open_lth, the whole state is rewound (weights, biases, normalisation buffers), then the
 removed weights are set to exactly zero; the retraining then starts a fresh optimiser.
@@ -16,12 +18,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from propensity.models.init import Scheme, initialize
 from propensity.pruning.masked_training import zero_pruned
+from propensity.storage.atomic import write_atomic
 
 State = dict[str, torch.Tensor]
 
@@ -55,6 +59,37 @@ class CaptureAt:
     @property
     def captured(self) -> bool:
         return self.state is not None
+
+
+def rewind_state_path(run_dir: str | Path, iteration: int) -> Path:
+    """Where a run keeps its state at training iteration `iteration`: ``rewind/iteration_<k>.pt``."""
+    return Path(run_dir) / "rewind" / f"iteration_{iteration}.pt"
+
+
+def save_rewind_state(
+    run_dir: str | Path, iteration: int, source: nn.Module | Mapping[str, torch.Tensor]
+) -> bool:
+    """Write `source`'s state (a CPU copy, bit for bit) as the run's state at `iteration`,
+    atomically; False, writing nothing, when the file is there already.
+
+    Written once: a resumed run that passes `iteration` again computes the same bits (same
+    thread count), and the first copy stays the one its branches rewound to.
+    """
+    path = rewind_state_path(run_dir, iteration)
+    if path.exists():
+        return False
+    state = copy_state(source)
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
+    return True
+
+
+def load_rewind_state(run_dir: str | Path, iteration: int) -> State | None:
+    """The state `save_rewind_state` wrote for `iteration`, on the CPU; None when the run has
+    none (it trained without this rewind iteration, or has not reached it yet)."""
+    path = rewind_state_path(run_dir, iteration)
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def initial_state(model: nn.Module, scheme: Scheme, init_seed: int) -> State:

@@ -8,7 +8,15 @@ import torch
 from torch import nn
 
 from propensity.retrain.imp import dense_masks, imp_masks
-from propensity.retrain.rewind import CaptureAt, copy_state, initial_state, rewind
+from propensity.retrain.rewind import (
+    CaptureAt,
+    copy_state,
+    initial_state,
+    load_rewind_state,
+    rewind,
+    rewind_state_path,
+    save_rewind_state,
+)
 from tests.retrain.conftest import initialized, mlp, states_bitwise_equal, train
 
 
@@ -84,3 +92,17 @@ def test_bad_masks_and_iterations_are_refused() -> None:
         rewind(model, state, {name: torch.ones(weight.shape)})
     with pytest.raises(ValueError, match=r"retrain\.rewind_iteration=-1"):
         CaptureAt(-1)
+
+
+def test_a_saved_state_is_written_once_and_loads_bit_for_bit(tmp_path) -> None:
+    assert load_rewind_state(tmp_path, 3) is None
+    model = initialized()
+    assert save_rewind_state(tmp_path, 3, model)
+    path = rewind_state_path(tmp_path, 3)
+    assert path == tmp_path / "rewind" / "iteration_3.pt"
+    written = path.read_bytes()
+    assert not save_rewind_state(tmp_path, 3, initialized(init_seed=1))  # there already: left
+    assert path.read_bytes() == written
+    assert states_bitwise_equal(load_rewind_state(tmp_path, 3), copy_state(model))
+    assert load_rewind_state(tmp_path, 4) is None
+    assert [p.name for p in path.parent.iterdir()] == ["iteration_3.pt"]  # no temporary left
