@@ -69,7 +69,8 @@ from propensity.retrain import (
     regime_trajectory,
     remaining,
 )
-from propensity.retrain.rewind import State, copy_state, masked_state
+from propensity.retrain.rewind import State, copy_state, load_rewind_state, masked_state, rewind_state_path
+from propensity.run.records import finished_record
 from propensity.storage.atomic import write_atomic, write_text_atomic
 from propensity.storage.records import RunRecord
 
@@ -131,6 +132,17 @@ def check_branch(run: RunSettings) -> None:
         raise BranchError(
             f"retrain=finetune: pruning.method={run.pruning.method} gives no mask per level of the "
             f"trained weights to fine-tune; use pruning.method= one of {', '.join(FINETUNE_METHODS)}")
+    finished = run.resume and finished_record(run) is not None
+    if finished and settings.regime != "none" and not (run.run_dir / TRAINED).is_file():
+        raise BranchError(
+            f"retrain={settings.regime}: run {run.run_key} finished without keeping its trained weights "
+            f"({TRAINED}); train it again with resume=false to add the branch")
+    k = rewind_iteration(run)
+    if finished and k is not None and not rewind_state_path(run.run_dir, k).is_file():
+        raise BranchError(
+            f"retrain.rewind_iteration={k}: run {run.run_key} finished without keeping its weights at "
+            "that iteration (they are saved while the dense run trains with this setting); train it "
+            "again with resume=false, or use retrain.rewind_iteration=0")
     if run.pruning.threshold_mode == "loss" and settings.regime != "none":
         raise BranchError(f"retrain={settings.regime}: pruning.threshold_mode=loss is not read by "
                           "the retrained levels' search; use threshold_mode=absolute or relative")
@@ -297,20 +309,27 @@ class IMPProgress:
         return cls(0, {0: dense_masks(t.model)}, copy_state(t.model))
 
 
+def rewind_iteration(run: RunSettings) -> int | None:
+    """The iteration whose weights the dense run must keep for its IMP branch (k > 0; the
+    initial weights, k = 0, are replayed from the init seed instead)."""
+    settings = run.retrain
+    if isinstance(settings, IMPSettings) and settings.rewind_iteration:
+        return settings.rewind_iteration
+    return None
+
+
 def _rewind_state(t: TrainedRun, settings: IMPSettings) -> State:
     """The dense run's weights at ``rewind_iteration``: replayed from the init seed at 0, else
-    the copy the dense run saved (`propensity.retrain.rewind.load_rewind_state`)."""
+    the copy the dense run saved while it trained (`propensity.retrain.rewind.load_rewind_state`)."""
     if settings.rewind_iteration == 0:
         return initial_state(copy.deepcopy(t.model).cpu(), t.run.init, t.run.init_seed)  # type: ignore[arg-type]
-    from propensity.retrain import rewind as rewinding
-
-    loader = getattr(rewinding, "load_rewind_state", None)
-    state = loader(t.run.run_dir, settings.rewind_iteration) if loader is not None else None
+    state = load_rewind_state(t.run.run_dir, settings.rewind_iteration)
     if state is None:
         raise BranchError(
             f"retrain.rewind_iteration={settings.rewind_iteration}: run {t.run.run_key} kept no weights "
-            "at that iteration (they are saved while the dense run trains with this setting); train it "
-            "again with resume=false, or use retrain.rewind_iteration=0")
+            "at that iteration (they are saved while the dense run trains with this setting, and a run "
+            "that stops before it has none); train it again with resume=false, or use a smaller "
+            "retrain.rewind_iteration")
     return state
 
 

@@ -281,7 +281,8 @@ def fit_chunk(
     chunk = Chunk(optimizer=first.build.optimizer(), max_epochs=max_epochs, report=report,
                   batches=batches, val_batch=plan.evaluation_batches(members)[0])
     engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
-    results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers)
+    results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers,
+                                    rewind_at=branches.rewind_iteration(m))
                           for m, model, data, rule, member_loggers
                           in zip(members, prepared.models, prepared.data, rules, loggers, strict=True)],
                          chunk)

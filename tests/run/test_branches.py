@@ -119,6 +119,23 @@ def test_a_regime_that_cannot_run_is_refused_before_training(compose_cfg) -> Non
     assert not run_directory(cfg).exists()
 
 
+def test_late_rewinding_keeps_the_dense_runs_weights_at_k_and_a_run_without_them_is_refused(
+        compose_cfg) -> None:
+    from propensity.retrain import load_rewind_state
+    from propensity.run.branches import BranchError
+
+    record = train(compose_cfg(*FAST, *IMP, "retrain.rewind_iteration=5", "retrain.controls=[]"))
+    run_dir = run_directory(compose_cfg(*FAST))
+    assert load_rewind_state(run_dir, 5) is not None and "imp" in record.ed_by_regime
+
+    other = compose_cfg(*FAST, "init_seed=1")
+    train(other)
+    late = compose_cfg(*FAST, "init_seed=1", *IMP, "retrain.rewind_iteration=5")
+    with pytest.raises(BranchError, match=r"retrain\.rewind_iteration=5: run .* finished without"):
+        train(late)
+    assert not (run_directory(other) / "branches").exists()
+
+
 def test_imp_on_digits_retrains_back_what_one_shot_pruning_loses(compose_cfg) -> None:
     """The MLP at width 1 on digits, the default recipe (SGD to train loss 0.2): at about 20%
     density the IMP-retrained network is at least as accurate as the one-shot pruned one at
