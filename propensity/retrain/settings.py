@@ -73,7 +73,7 @@ class FinetuneSettings:
     """Prune the trained model once at a level of the run's grid, then train the survivors.
 
     The grid and criterion are the run's own (``pruning.step``, ``pruning.method``): the
-    paper's 2% steps. The budget is at most `epochs` epochs at the run's learning rate (the
+    paper's 2% steps. The budget is at most `max_epochs` epochs at the run's learning rate (the
     recipes' rate is constant, so this is Renda et al.'s "fine-tune at the final learning
     rate"), ending earlier once the run's stop rule holds again when `stop_rule` is set.
     `search` finds the first degraded level with `propensity.retrain.crossing.find_crossing`
@@ -82,13 +82,14 @@ class FinetuneSettings:
     """
 
     regime: ClassVar[str] = "finetune"
-    epochs: int = 10
+    max_epochs: int = 10
     stop_rule: bool = True
     search: str = "bisection"
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _integer("epochs", self.epochs, 1, MAX_EPOCHS, "a fine-tuning budget, e.g. retrain.epochs=10")
+        _integer("max_epochs", self.max_epochs, 1, MAX_EPOCHS,
+                 "a fine-tuning budget, e.g. retrain.max_epochs=10")
         if not isinstance(self.stop_rule, bool):
             raise _fail("stop_rule", self.stop_rule, "must be true or false", "e.g. retrain.stop_rule=true")
         _choice("search", self.search, SEARCHES)

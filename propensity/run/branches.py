@@ -437,7 +437,7 @@ def _run_finetune(t: TrainedRun, batches: Batches, eval_batch: int) -> None:
         masks = levels.masks(level)
         fit = LevelFit(t, "finetune", key, masks, masked_state(trained_state, masks))
         rule: StopRule = t.run.build.stop_rule() if settings.stop_rule else TrainForEpochs()
-        [row], _ = _fit_level([fit], level, lambda _: folder, max_epochs=settings.epochs, rules=[rule],
+        [row], _ = _fit_level([fit], level, lambda _: folder, max_epochs=settings.max_epochs, rules=[rule],
                            batches=batches, eval_batch=eval_batch, seed=settings.seed)
         row["density"] = levels.density(level)
         table = _append(folder, [row])

@@ -57,7 +57,7 @@ def test_the_controls_seed_keys_the_controls() -> None:
 def test_the_search_leaves_a_fine_tunings_key_and_the_budget_moves_it() -> None:
     base = branch_key(RUN, FinetuneSettings())
     assert branch_key(RUN, FinetuneSettings(search="every_level")) == base
-    assert branch_key(RUN, FinetuneSettings(epochs=20)) != base
+    assert branch_key(RUN, FinetuneSettings(max_epochs=20)) != base
     assert branch_key(RUN, FinetuneSettings(stop_rule=False)) != base
 
 

@@ -103,7 +103,7 @@ def test_a_branch_asked_again_trains_nothing_and_a_new_one_only_itself(compose_c
         return original(self, members, chunk)
 
     monkeypatch.setattr(LightningEngine, "fit", counted)
-    record = train(compose_cfg(*FAST, "retrain=finetune", "retrain.epochs=1"))
+    record = train(compose_cfg(*FAST, "retrain=finetune", "retrain.max_epochs=1"))
     assert fits and all(all(masked) for masked in fits)  # only masked fine-tunes, no dense fit
     assert (run_dir / "history.csv").read_text() == history
     assert {"none", "imp", "finetune"} <= set(record.ed_by_regime)
