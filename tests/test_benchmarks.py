@@ -89,3 +89,12 @@ def test_threads(run_benchmark: Callable[..., str]) -> None:
     rows = lines_matching(rf"M MACs/step \| 1 thread .* \| +{RATIO} \| single run: \d+$", out)
     names = [line.split("  ")[1] for line in rows]
     assert names == ["MLP 1x, digits (the default run)", "MLP 0.1x, MNIST"], out
+
+
+def test_retrain_cost(run_benchmark: Callable[..., str]) -> None:
+    out = run_benchmark("retrain_cost", "--quick", "--widths", "0.1", "--members", "2")
+    costs = lines_matching(rf"^MLP 0\.1x: .* s +{RATIO}$", out)
+    assert [line.split(":")[1].split("  ")[0].strip() for line in costs] == [
+        "dense run", "finetune", "imp, no controls", "imp with reinit and random"], out
+    assert len(lines_matching(rf"^MLP 0\.1x, K=2: (training|IMP) .* cohort +{RATIO}$", out)) == 2, out
+    assert len(lines_matching(rf"the IMP speed-up is {RATIO} the training speed-up$", out)) == 1, out

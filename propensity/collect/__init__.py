@@ -59,6 +59,11 @@ matching_density, base_val_acc, levels_measured, then any other scalar an entry 
 Empty (with these columns) when no run carries regimes; results collected before it existed
 load with an empty one.
 
+``regime_levels.parquet``: ``run_key`` then the columns of each retraining branch's
+``levels.csv``: branch, branch_key, level, density, remaining_weights, val_acc, val_loss,
+train_acc, train_loss, test_acc, test_loss, epochs; one row per (run, branch, level), level 0
+being the trained run. Empty when no run has a branch.
+
 All join ``runs.parquet`` on ``run_key``; only the kept copy of a duplicate contributes.
 """
 

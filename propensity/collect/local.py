@@ -13,6 +13,7 @@ import pandas as pd
 
 from propensity.collect.tables import (
     HISTORY_COLUMNS,
+    REGIME_LEVEL_COLUMNS,
     TRAJECTORY_COLUMNS,
     CollectedResults,
     Found,
@@ -72,7 +73,8 @@ def collect(results_dir: str | Path, out: str | Path | None = None) -> Collected
             report(problems, f"skipped {path}: {one_line(error)}")
             continue
         run_dir = path.parent
-        found.append(Found(record, str(run_dir.resolve()), partial(_read_tables, run_dir, record)))
+        found.append(Found(record, str(run_dir.resolve()), partial(_read_tables, run_dir, record),
+                           partial(_read_levels, run_dir)))
     results = build(found, problems, source=str(results_dir), skipped=skipped)
     results.write(out if out is not None else results_dir)
     log.info(results.summary())
@@ -104,6 +106,14 @@ def _read_tables(
     if history is not None:
         history = order_columns(history, HISTORY_COLUMNS)
     return trajectory, history
+
+
+def _read_levels(run_dir: Path, problems: list[str]) -> pd.DataFrame | None:
+    """Every retraining branch's level rows (``branches/*/levels.csv``), or None without any."""
+    frames = [_read_csv(path, ["branch", "level"], True, problems)
+              for path in sorted(run_dir.glob("branches/*/levels.csv"))]
+    frames = [frame for frame in frames if frame is not None]
+    return order_columns(pd.concat(frames, ignore_index=True), REGIME_LEVEL_COLUMNS) if frames else None
 
 
 def _read_csv(

@@ -37,6 +37,11 @@ REGIMES_FILE = "regimes.parquet"
 REGIME_COLUMNS = ["run_key", "regime", "effective_density", "ed_last_pass", "level",
                   "unpruned_weights", "never_degraded", "matching_density", "base_val_acc",
                   "levels_measured"]
+# One row per run, retraining branch and level (each branch's ``levels.csv``, see
+# `propensity.run.branches`): the retrained trajectories the regimes' EDs are read from.
+REGIME_LEVELS_FILE = "regime_levels.parquet"
+REGIME_LEVEL_COLUMNS = ["branch", "branch_key", "level", "density", "remaining_weights", "val_acc",
+                        "val_loss", "train_acc", "train_loss", "test_acc", "test_loss", "epochs"]
 # What the collection left out or found wrong, one message a line, beside the tables, so the
 # report can list unreadable records after the collection's stderr is gone.
 PROBLEMS_FILE = "collect_problems.txt"
@@ -61,6 +66,8 @@ class Found:
     run_dir: str
     # Called only for the copy that is kept, so a discarded duplicate is never read.
     read_tables: TablesReader
+    # The retraining branches' level rows (None: the source keeps none).
+    read_levels: Callable[[list[str]], pd.DataFrame | None] | None = None
 
 
 @dataclass
@@ -72,6 +79,8 @@ class CollectedResults:
     trajectories: pd.DataFrame
     histories: pd.DataFrame
     regimes: pd.DataFrame = field(default_factory=lambda: regimes_frame([]))
+    regime_levels: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["run_key", *REGIME_LEVEL_COLUMNS]))
     problems: list[str] = field(default_factory=list)
     source: str = ""
     skipped: int = 0
@@ -91,8 +100,8 @@ class CollectedResults:
         """Write the tables to `out`, each atomically (`propensity.storage.atomic`)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {**FILES, "regimes": REGIMES_FILE}
-        for name in ("trajectories", "histories", "regimes", "runs"):
+        paths = {**FILES, "regimes": REGIMES_FILE, "regime_levels": REGIME_LEVELS_FILE}
+        for name in ("trajectories", "histories", "regimes", "regime_levels", "runs"):
             frame = getattr(self, name)
             write_atomic(out / paths[name], lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
         write_text_atomic(out / PROBLEMS_FILE, "".join(f"{p}\n" for p in self.problems))
@@ -108,6 +117,9 @@ def load(directory: str | Path) -> CollectedResults:
     frames = {key: pd.read_parquet(directory / name) for key, name in FILES.items()}
     regimes = directory / REGIMES_FILE
     frames["regimes"] = pd.read_parquet(regimes) if regimes.is_file() else regimes_frame([])
+    levels = directory / REGIME_LEVELS_FILE
+    if levels.is_file():
+        frames["regime_levels"] = pd.read_parquet(levels)
     problems_file = directory / PROBLEMS_FILE
     problems = problems_file.read_text().splitlines() if problems_file.is_file() else []
     skipped = sum(p.startswith("skipped ") for p in problems)
@@ -206,7 +218,7 @@ def build(found: list[Found], problems: list[str], source: str, skipped: int) ->
     by_key: dict[str, list[Found]] = {}
     for item in found:
         by_key.setdefault(item.record.run_key, []).append(item)
-    rows, regimes, trajectories, histories, duplicates = [], [], [], [], 0
+    rows, regimes, trajectories, histories, levels, duplicates = [], [], [], [], [], 0
     for run_key, copies in by_key.items():
         kept = max(copies, key=_rank)  # ties keep the first copy found
         for other in copies:
@@ -221,7 +233,8 @@ def build(found: list[Found], problems: list[str], source: str, skipped: int) ->
         rows.append(run_row(kept.record, kept.run_dir))
         regimes += regime_rows(kept.record)
         trajectory, history = kept.read_tables(problems)
-        for frame, into in ((trajectory, trajectories), (history, histories)):
+        branch_levels = kept.read_levels(problems) if kept.read_levels is not None else None
+        for frame, into in ((trajectory, trajectories), (history, histories), (branch_levels, levels)):
             if frame is not None and len(frame):
                 into.append(frame.assign(run_key=run_key)[["run_key", *frame.columns]])
     return CollectedResults(
@@ -229,6 +242,7 @@ def build(found: list[Found], problems: list[str], source: str, skipped: int) ->
         trajectories=_concat(trajectories, TRAJECTORY_COLUMNS),
         histories=_concat(histories, HISTORY_COLUMNS),
         regimes=regimes_frame(regimes),
+        regime_levels=_concat(levels, REGIME_LEVEL_COLUMNS),
         problems=problems,
         source=source,
         skipped=skipped,

@@ -16,6 +16,7 @@ and recorded in its own run folder, under its own run key, as its single run wou
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from propensity.launch.signals import interruptible
 from propensity.launch.threads import set_training_threads
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
+from propensity.retrain import branch_key
 from propensity.run import branches
 from propensity.run.lifecycle import lifecycle
 from propensity.run.measurements import measure
@@ -205,7 +207,7 @@ def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], 
             dm.setup("fit")
             modules[member.data_seed] = dm
         model = branches.load_trained(member, build_model(member, modules[member.data_seed]))
-        loggers = make_loggers(member, record, reinit="create_new") if batches.logging else []
+        loggers = branch_loggers(member, record) if batches.logging else []
         trained.append(branches.TrainedRun(member, record, model, modules[member.data_seed], loggers))
     try:
         with interruptible():
@@ -213,6 +215,15 @@ def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], 
     finally:
         for t in trained:
             close_loggers(t.loggers, t.record)
+
+
+def branch_loggers(member: RunSettings, record: RunRecord) -> list[Any]:
+    """The branch's own experiment loggers: a CSV log in its folder, a W&B run named by its
+    branch key, so the trained run's logs are left as they were."""
+    where = branches.branch_dir(member)
+    where.mkdir(parents=True, exist_ok=True)
+    named = dataclasses.replace(record, run_key=branch_key(member.run_key, member.retrain))
+    return make_loggers(dataclasses.replace(member, run_dir=where), named, reinit="create_new")
 
 
 def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Prepared:

@@ -73,6 +73,12 @@ def test_imp_starts_from_the_trained_run_and_its_masks_nest(compose_cfg) -> None
     for name, mask in masks[4].items():
         assert (progress["state"][name][~mask] == 0).all()  # removed weights stayed exactly zero
 
+    from propensity.collect import collect
+
+    collected = collect(run.experiment_dir.parent)
+    assert len(collected.regime_levels) == len(rows)  # every level row reaches the tables
+    assert set(collected.regimes["regime"]) == set(record.ed_by_regime)
+
     initial = load_weights(artifact_path(run.run_dir, WEIGHTS_INIT))
     replayed = initial_state(initialize(build_model(run, data), run.init, 7), run.init, run.init_seed)
     for name, weight in initial.items():
