@@ -8,7 +8,7 @@ A single run is a cohort of one. The members are the single-run configs of one g
 chunks that fit the memory budget (`propensity.run.plan`), one after another. A chunk is
 fitted by Lightning when it holds one member and by the stacked engine when it holds more
 (`propensity.engines`); either way every fitted model is then measured by the same step
-(`propensity.run.measurements`), concluded by the same rules (`propensity.run.outcome`)
+(`propensity.run.measure_fitted`), concluded by the same rules (`propensity.run.outcome`)
 and recorded in its own run folder, under its own run key, as its single run would be
 (`propensity.run.lifecycle`).
 """
@@ -43,7 +43,7 @@ from propensity.launch.threads import set_training_threads
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
 from propensity.run.lifecycle import lifecycle
-from propensity.run.measurements import measure
+from propensity.run.measure_fitted import measure_fitted
 from propensity.run.members import read_members
 from propensity.run.outcome import conclude, record_fit
 from propensity.run.plan import MemoryPlan
@@ -152,11 +152,11 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
             live = [k for k, result in enumerate(results) if result.status != "diverged"]
             if live:
                 eval_batch, prune_batch = plan.evaluation_batches(members)
-                measure([members[k] for k in live], [records[k] for k in live],
-                        [prepared.models[k] for k in live], [prepared.data[k] for k in live],
-                        loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
-                        prune_batch=prune_batch, levels_at_once=plan.pruning_levels(members, prune_batch),
-                        batches=batches)
+                measure_fitted([members[k] for k in live], [records[k] for k in live],
+                               [prepared.models[k] for k in live], [prepared.data[k] for k in live],
+                               loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
+                               prune_batch=prune_batch,
+                               levels_at_once=plan.pruning_levels(members, prune_batch), batches=batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
         finally:

@@ -42,7 +42,7 @@ class OnDevice:
                 self.moved.setdefault(id(y), y.to(self.device)))
 
 
-def measure(
+def measure_fitted(
     members: Sequence[RunSettings],
     records: Sequence[RunRecord],
     models: Sequence[nn.Module],
