@@ -47,7 +47,7 @@ from propensity.run.measure_fitted import measure_fitted
 from propensity.run.members import read_members
 from propensity.run.outcome import conclude, record_fit
 from propensity.run.plan import MemoryPlan
-from propensity.run.records import finished_record
+from propensity.run.resumption import finished_record
 from propensity.storage.lock import RunBusyError, RunLock
 from propensity.storage.records import RunRecord, load_record
 
