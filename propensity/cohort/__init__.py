@@ -8,7 +8,7 @@ summation order. The paper's classes stack by hand (`stacked`), any other model 
 multirun form a cohort is the launcher's business (`propensity.launch.grouping`).
 """
 
-from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, fit_stack
+from propensity.cohort.fit import EpochEnd, FitResult, MemberData, fit_stack
 from propensity.cohort.functional import FunctionalStack, stack_problem
 from propensity.cohort.pool import Pool
 from propensity.cohort.prune import walk_cohort
@@ -19,7 +19,6 @@ __all__ = [
     "EpochEnd",
     "FitResult",
     "FunctionalStack",
-    "Limits",
     "MemberData",
     "Pool",
     "StackedModel",

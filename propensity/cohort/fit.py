@@ -54,15 +54,6 @@ class StopsAfterEpoch(Protocol):
     def after_epoch(self, epoch: int, metrics: Mapping[str, float], max_epochs: int) -> Verdict: ...
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Debugging limits (Lightning's ``limit_train_batches`` and kin, as the single run reads
-    them): training minibatches per epoch and validation samples per member; None is all."""
-
-    train_batches: int | None = None
-    val_samples: int | None = None
-
-
 @dataclass
 class MemberData:
     """One run's data: its splits (tensors may be shared with other members) and batch seed."""
@@ -177,7 +168,8 @@ def fit_stack(
     device: torch.device | str = "cpu",
     on_epoch: Callable[[EpochEnd], None] | None = None,
     resume: dict[str, Any] | None = None,
-    limits: Limits | None = None,
+    train_batches: int | None = None,
+    val_samples: int | None = None,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
 ) -> list[FitResult]:
     """Train `models` (initialised single models, one per member) as one cohort.
@@ -189,6 +181,9 @@ def fit_stack(
     as the single run's model would; the results hold each member's history (the rows of
     ``history.csv``). `on_epoch` is called after every epoch; `resume` is an `EpochEnd.state`
     of the same members to go on from (the rules' own state is their owner's to restore).
+    `train_batches` and `val_samples` (None: all) are a debug run's limits, minibatches an
+    epoch trains and validation samples per member, as the single run counts them
+    (`propensity.engines.limits.BatchLimits`).
     `masks` holds each member's kept weights by parameter name (True: kept; None: dense): the
     removed ones are zeroed and stay exactly zero through every step, as in a single run
     (`propensity.pruning.masked_training`).
@@ -196,7 +191,6 @@ def fit_stack(
     if not len(models) == len(members) == len(stops):
         raise ValueError(f"{len(models)} models, {len(members)} members and {len(stops)} stop rules")
     device = torch.device(device)
-    limits = limits or Limits()
     cohort = stack(models).to(device)
     opt = optimizer(cohort.parameters())
     hold = partial(_hold_masks, masks=masks)
@@ -222,7 +216,7 @@ def fit_stack(
         sums = torch.zeros(len(active), 2, device=device)  # loss x n, correct (as the module)
         seen = 0
         for step, (x, y) in enumerate(train.batches(train.index(active, orders), batch_size)):
-            if limits.train_batches is not None and step >= limits.train_batches:
+            if train_batches is not None and step >= train_batches:
                 break
             logits = cohort(x)
             losses = member_losses(logits, y)
@@ -234,7 +228,7 @@ def fit_stack(
                 sums[:, 1] += (logits.argmax(dim=2) == y).sum(dim=1)
             seen += y.shape[1]
         cohort.eval()
-        index = val.index(active)[:, : limits.val_samples]
+        index = val.index(active)[:, :val_samples]
         totals = evaluate(cohort, val.batches(index, eval_batch_size), mean=True)
         val_rows = zip(totals.mean_loss(), totals.accuracy(), strict=True)
         keep = []
@@ -305,4 +299,4 @@ def _restore(
             dict(state["finals"]))
 
 
-__all__ = ["EpochEnd", "FitResult", "Limits", "MemberData", "StopsAfterEpoch", "Verdict", "fit_stack"]
+__all__ = ["EpochEnd", "FitResult", "MemberData", "StopsAfterEpoch", "Verdict", "fit_stack"]

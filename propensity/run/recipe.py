@@ -34,7 +34,7 @@ from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport, run_label
 from propensity.engines.fitting import Chunk, Engine, FitMember
 from propensity.engines.lightning import LightningEngine
-from propensity.engines.limits import Batches, debug_batches
+from propensity.engines.limits import BatchLimits, batch_limits
 from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import StackedEngine, cohort_checkpoint
 from propensity.engines.stopping import StopRule
@@ -141,7 +141,7 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
     """Fit, measure, conclude and record the members of one chunk."""
     with lifecycle(members) as records:
         prepared = prepare(members, records)
-        batches = debug_batches(members[0].trainer)
+        batches = batch_limits(members[0].trainer)
         loggers = [make_loggers(m, r, reinit="create_new") if batches.logging else []
                    for m, r in zip(members, records, strict=True)]
         try:
@@ -156,7 +156,7 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
                                [prepared.models[k] for k in live], [prepared.data[k] for k in live],
                                loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
                                prune_batch=prune_batch,
-                               levels_at_once=plan.pruning_levels(members, prune_batch), batches=batches)
+                               levels_at_once=plan.pruning_levels(members, prune_batch), limits=batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
         finally:
@@ -220,7 +220,7 @@ def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
 
 
 def fit_chunk(
-    members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
+    members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: BatchLimits,
     plan: MemoryPlan,
 ) -> tuple[list[FitResult], list[StopRule], torch.device]:
     """Fit the chunk with its engine (Lightning for one member, the stack for more); each
@@ -231,7 +231,7 @@ def fit_chunk(
     label = run_label([m.run_key for m in members]) if in_parallel_sweep() else ""
     report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress, label=label)
     chunk = Chunk(optimizer=first.build.optimizer(), max_epochs=max_epochs, report=report,
-                  batches=batches, val_batch=plan.evaluation_batches(members)[0])
+                  limits=batches, val_batch=plan.evaluation_batches(members)[0])
     engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
     results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers)
                           for m, model, data, rule, member_loggers
