@@ -13,7 +13,7 @@ from propensity.cohort.functional import FunctionalStack, stack_problem
 from propensity.cohort.pool import Pool
 from propensity.cohort.prune import walk_cohort
 from propensity.cohort.stacked import StackedModel, unstack
-from propensity.cohort.stacking import stack, stack_refusal, stackable
+from propensity.cohort.stacking import class_stack_refusal, stack, stack_refusal, stackable
 
 __all__ = [
     "EpochEnd",
@@ -22,6 +22,7 @@ __all__ = [
     "MemberData",
     "Pool",
     "StackedModel",
+    "class_stack_refusal",
     "fit_stack",
     "stack",
     "stack_problem",
