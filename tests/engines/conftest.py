@@ -49,8 +49,8 @@ def lightning_fit(
     made: list[L.Trainer] = []
 
     def make_trainer(*, callbacks: list[L.Callback], **kwargs: Any) -> L.Trainer:
-        made.append(L.Trainer(**TRAINER, accelerator=accelerator, max_epochs=epochs,
-                              callbacks=[*callbacks, *extra], **kwargs))
+        arguments = {**TRAINER, "accelerator": accelerator, "max_epochs": epochs, **kwargs}
+        made.append(L.Trainer(**arguments, callbacks=[*callbacks, *extra]))
         return made[-1]
 
     report = EpochReport([folder], [[]], epochs, progress=False)
