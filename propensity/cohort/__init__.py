@@ -8,21 +8,21 @@ summation order. The paper's classes stack by hand (`stacked`), any other model 
 multirun form a cohort is the launcher's business (`propensity.launch.grouping`).
 """
 
-from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, fit_stack
+from propensity.cohort.fit import EpochEnd, FitResult, MemberData, fit_stack
 from propensity.cohort.functional import FunctionalStack, stack_problem
 from propensity.cohort.pool import Pool
 from propensity.cohort.prune import walk_cohort
 from propensity.cohort.stacked import StackedModel, unstack
-from propensity.cohort.stacking import stack, stack_refusal, stackable
+from propensity.cohort.stacking import class_stack_refusal, stack, stack_refusal, stackable
 
 __all__ = [
     "EpochEnd",
     "FitResult",
     "FunctionalStack",
-    "Limits",
     "MemberData",
     "Pool",
     "StackedModel",
+    "class_stack_refusal",
     "fit_stack",
     "stack",
     "stack_problem",

@@ -55,15 +55,6 @@ class StopsAfterEpoch(Protocol):
     def after_epoch(self, epoch: int, metrics: Mapping[str, float], max_epochs: int) -> Verdict: ...
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Debugging limits (Lightning's ``limit_train_batches`` and kin, as the single run reads
-    them): training minibatches per epoch and validation samples per member; None is all."""
-
-    train_batches: int | None = None
-    val_samples: int | None = None
-
-
 @dataclass
 class MemberData:
     """One run's data: its splits (tensors may be shared with other members) and batch seed."""
@@ -193,7 +184,8 @@ def fit_stack(
     device: torch.device | str = "cpu",
     on_epoch: Callable[[EpochEnd], None] | None = None,
     resume: dict[str, Any] | None = None,
-    limits: Limits | None = None,
+    train_batches: int | None = None,
+    val_samples: int | None = None,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
     on_step: Callable[[StepEnd], None] | None = None,
 ) -> list[FitResult]:
@@ -206,6 +198,9 @@ def fit_stack(
     as the single run's model would; the results hold each member's history (the rows of
     ``history.csv``). `on_epoch` is called after every epoch; `resume` is an `EpochEnd.state`
     of the same members to go on from (the rules' own state is their owner's to restore).
+    `train_batches` and `val_samples` (None: all) are a debug run's limits, minibatches an
+    epoch trains and validation samples per member, as the single run counts them
+    (`propensity.engines.limits.BatchLimits`).
     `masks` holds each member's kept weights by parameter name (True: kept; None: dense): the
     removed ones are zeroed and stay exactly zero through every step, as in a single run
     (`propensity.pruning.masked_training`). `on_step` is called once when training starts
@@ -214,7 +209,6 @@ def fit_stack(
     if not len(models) == len(members) == len(stops):
         raise ValueError(f"{len(models)} models, {len(members)} members and {len(stops)} stop rules")
     device = torch.device(device)
-    limits = limits or Limits()
     cohort = stack(models).to(device)
     opt = optimizer(cohort.parameters())
     hold = partial(_hold_masks, masks=masks)
@@ -234,7 +228,7 @@ def fit_stack(
         if resume["optimizer"] is not None:
             opt.load_state_dict(resume["optimizer"])
         hold(cohort, opt, active)
-    steps = start * _steps_per_epoch(train.n, batch_size, limits)
+    steps = start * _steps_per_epoch(train.n, batch_size, train_batches)
     if on_step is not None and active and start < max_epochs:
         on_step(StepEnd(steps, list(active), cohort))
     for epoch in range(start, max_epochs if active else start):
@@ -243,7 +237,7 @@ def fit_stack(
         sums = torch.zeros(len(active), 2, device=device)  # loss x n, correct (as the module)
         seen = 0
         for step, (x, y) in enumerate(train.batches(train.index(active, orders), batch_size)):
-            if limits.train_batches is not None and step >= limits.train_batches:
+            if train_batches is not None and step >= train_batches:
                 break
             logits = cohort(x)
             losses = member_losses(logits, y)
@@ -258,7 +252,7 @@ def fit_stack(
                 sums[:, 1] += (logits.argmax(dim=2) == y).sum(dim=1)
             seen += y.shape[1]
         cohort.eval()
-        index = val.index(active)[:, : limits.val_samples]
+        index = val.index(active)[:, :val_samples]
         totals = evaluate(cohort, val.batches(index, eval_batch_size), mean=True)
         val_rows = zip(totals.mean_loss(), totals.accuracy(), strict=True)
         keep = []
@@ -297,10 +291,10 @@ def fit_stack(
     return results
 
 
-def _steps_per_epoch(n: int, batch_size: int, limits: Limits) -> int:
+def _steps_per_epoch(n: int, batch_size: int, train_batches: int | None) -> int:
     """The optimiser steps of one epoch: one per minibatch, up to the debugging limit."""
     batches = math.ceil(n / batch_size)
-    return batches if limits.train_batches is None else min(batches, limits.train_batches)
+    return batches if train_batches is None else min(batches, train_batches)
 
 
 def _hold_masks(
@@ -335,5 +329,4 @@ def _restore(
             dict(state["finals"]))
 
 
-__all__ = ["EpochEnd", "FitResult", "Limits", "MemberData", "StepEnd", "StopsAfterEpoch", "Verdict",
-           "fit_stack"]
+__all__ = ["EpochEnd", "FitResult", "MemberData", "StepEnd", "StopsAfterEpoch", "Verdict", "fit_stack"]

@@ -51,7 +51,7 @@ class MemberBytes:
     data_prune: int          # validation + test split of one data seed
     eval_sample: int = 0     # `validation` and `pruning` per sample: they grow with the batch
 
-    def fit(self, members: int, data_seeds: int) -> int:
+    def fit_peak(self, members: int, data_seeds: int) -> int:
         """Peak bytes of training `members` members of `data_seeds` data seeds as one stack.
 
         Weights, gradients and state, plus the larger of an optimiser step's temporaries and
@@ -63,15 +63,15 @@ class MemberBytes:
         per_member = weights + max(self.training, self.validation)
         return members * per_member + min(members, data_seeds) * self.data_fit
 
-    def prune(self, members: int, data_seeds: int) -> int:
+    def prune_peak(self, members: int, data_seeds: int) -> int:
         """Peak bytes of the pruning pass: the trained models, their pruned stacked copy, one
         evaluation batch's activations, and each data seed's validation and test split."""
         per_member = 2 * self.parameters + self.pruning
         return members * per_member + min(members, data_seeds) * self.data_prune
 
-    def chunk(self, members: int, data_seeds: int) -> int:
+    def chunk_peak(self, members: int, data_seeds: int) -> int:
         """Peak bytes of a chunk of `members` members: the larger of training and pruning."""
-        return max(self.fit(members, data_seeds), self.prune(members, data_seeds))
+        return max(self.fit_peak(members, data_seeds), self.prune_peak(members, data_seeds))
 
     def evaluation_batch(self, members: int, data_seeds: int, budget: int, batch: int,
                          planned: int) -> int:
@@ -84,7 +84,7 @@ class MemberBytes:
         cohort keep all its members in one chunk where configured batches (5,000 to 10,000
         samples for K members at once) would split it.
         """
-        spare = budget - self.chunk(members, data_seeds)
+        spare = budget - self.chunk_peak(members, data_seeds)
         extra = spare // (members * self.eval_sample) if spare > 0 and self.eval_sample else 0
         return int(min(batch, planned + extra))
 
@@ -93,7 +93,7 @@ class MemberBytes:
         """The most pruning levels (at most `levels`, at least 1) one forward of `members`
         can evaluate within `budget` at `batch` samples a forward: L levels hold L more
         stacked copies of the weights beside the trained and the pruned ones, and L times
-        the activations (`propensity.cohort.trajectories`' ``levels_at_once``)."""
+        the activations (`propensity.cohort.prune.walk_cohort`'s ``levels_at_once``)."""
         activations = batch * self.eval_sample if self.eval_sample else self.pruning
         base = members * (2 * self.parameters + activations)
         spare = budget - base - min(members, data_seeds) * self.data_prune
@@ -245,7 +245,7 @@ def near_equal(members: int, chunks: int) -> list[int]:
 def chunk_sizes(members: int, bytes_of: Callable[[int], int], budget: int) -> list[int]:
     """The fewest near-equal chunks of `members` whose largest fits `budget` bytes.
 
-    `bytes_of(c)` is a chunk of c members' peak (`MemberBytes.chunk`). A member that does
+    `bytes_of(c)` is a chunk of c members' peak (`MemberBytes.chunk_peak`). A member that does
     not fit alone still gets a chunk of its own: one member is the single run, the least
     a cohort can do.
     """

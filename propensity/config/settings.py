@@ -204,11 +204,11 @@ def check_stackable_model(settings: RunSettings, probes: StackProbes | None = No
 def _stack_problem(settings: RunSettings) -> str | None:
     from hydra.utils import get_object
 
-    from propensity.cohort.stacked import HAND_WRITTEN
-    from propensity.cohort.stacking import stack_refusal
+    from propensity.cohort.stacking import class_stack_refusal
 
-    if get_object(settings.config["model"]["_target_"]) in HAND_WRITTEN:  # nothing to build or probe
-        return None
-    data = settings.build.data(data_seed=settings.data_seed, batch_seed=0)  # knows its shape, loads nothing
-    model = settings.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
-    return stack_refusal([model], data.input_shape)
+    def probe() -> tuple[Any, tuple[int, ...]]:
+        data = settings.build.data(data_seed=settings.data_seed, batch_seed=0)  # its shape; loads nothing
+        model = settings.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
+        return model, data.input_shape
+
+    return class_stack_refusal(get_object(settings.config["model"]["_target_"]), probe)

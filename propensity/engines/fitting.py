@@ -24,7 +24,7 @@ from propensity.cohort.fit import FitResult
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
-from propensity.engines.limits import Batches
+from propensity.engines.limits import BatchLimits
 from propensity.engines.stopping import StopRule
 from propensity.mechanisms.artifacts import save_initial_weights
 from propensity.retrain.rewind import CaptureAt
@@ -60,12 +60,12 @@ class FitMember:
 @dataclass(frozen=True)
 class Chunk:
     """What the members of one chunk share: the optimiser, the epoch bound, the epoch report,
-    the debugging limits and the validation batch the memory budget allows."""
+    a debug run's limits on batches and the validation batch the memory budget allows."""
 
     optimizer: OptimizerFactory
     max_epochs: int
     report: EpochReport
-    batches: Batches
+    limits: BatchLimits
     val_batch: int
 
 

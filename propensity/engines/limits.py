@@ -1,4 +1,4 @@
-"""Lightning's debugging limits, read once, so both engines and the test split honour them.
+"""A debug run's limits on batches, read once, so both engines and the test split honour them.
 
 ``debug=fdr|limit|overfit`` set Lightning's ``fast_dev_run``, ``limit_*_batches`` and
 ``overfit_batches``. The Lightning engine's Trainer applies them to its loaders; the stacked
@@ -19,8 +19,11 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Batches:
-    """How many batches each loop runs (None: all), and what a debug run leaves out."""
+class BatchLimits:
+    """How many batches each loop of a debug run runs (None: all), and what it leaves out.
+
+    The Lightning engine's Trainer applies these limits from its own config; the stacked
+    engine and the test metrics count them here (`train_batches`, `samples`)."""
 
     train: int | float | None = None
     val: int | float | None = None
@@ -46,8 +49,21 @@ class Batches:
         """Samples of a split of `size` that `loop` sees in batches of `batch_size`."""
         return min(size, self.count(loop, math.ceil(size / batch_size)) * batch_size)
 
+    def train_batches(self, size: int, batch_size: int, whole_epoch: bool) -> int | None:
+        """Minibatches of `batch_size` an epoch of a training split of `size` trains (None: all).
 
-def debug_batches(trainer: Mapping[str, Any]) -> Batches:
+        Under ``whole_epoch`` Lightning sees the epoch as one batch, so the limit lets all of
+        it through or none of it."""
+        if self.train is None:
+            return None
+        minibatches = math.ceil(size / batch_size)
+        if whole_epoch:
+            return None if self.count("train", 1) else 0
+        train = self.count("train", minibatches)
+        return None if train == minibatches else train
+
+
+def batch_limits(trainer: Mapping[str, Any]) -> BatchLimits:
     """The limits of the ``trainer`` config (the keys left out are Lightning's defaults)."""
     fast = trainer.get("fast_dev_run") or 0
     overfit = trainer.get("overfit_batches") or 0
@@ -56,8 +72,8 @@ def debug_batches(trainer: Mapping[str, Any]) -> Batches:
     if fast:
         n = int(fast)
         train = val = (overfit or n) if overfit else n
-        return Batches(train, val, n, max_epochs=1, checkpoints=False, logging=False)
+        return BatchLimits(train, val, n, max_epochs=1, checkpoints=False, logging=False)
     if overfit:
-        return Batches(overfit, overfit, trainer.get("limit_test_batches"))
-    return Batches(trainer.get("limit_train_batches"), trainer.get("limit_val_batches"),
-                   trainer.get("limit_test_batches"))
+        return BatchLimits(overfit, overfit, trainer.get("limit_test_batches"))
+    return BatchLimits(trainer.get("limit_train_batches"), trainer.get("limit_val_batches"),
+                       trainer.get("limit_test_batches"))

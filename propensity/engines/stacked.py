@@ -14,7 +14,6 @@ after that many optimiser steps and saved to its own run folder, as its single r
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from propensity.cohort.fit import EpochEnd, FitResult, Limits, MemberData, StepEnd, fit_stack
+from propensity.cohort.fit import EpochEnd, FitResult, MemberData, StepEnd, fit_stack
 from propensity.config.settings import RunSettings
-from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
 from propensity.engines.fitting import Chunk, FitMember, save_initial, warn_rewind_missed
-from propensity.engines.limits import Batches
 from propensity.engines.stopping import StopRule
 from propensity.retrain.rewind import rewind_state_path, save_rewind_state
 from propensity.storage.checkpoints import Checkpoint
@@ -57,6 +54,7 @@ class StackedEngine:
         if chunk.val_batch != first.eval_batch_size:
             log.info("evaluation batches of %d samples a forward keep the cohort's %d members within "
                      "the memory budget", chunk.val_batch, len(members))
+        data = members[0].data
         return fit_many(
             [m.model for m in members],
             [MemberData(m.data.x_train, m.data.y_train, m.data.x_val, m.data.y_val, m.run.batch_seed)
@@ -64,7 +62,8 @@ class StackedEngine:
             chunk.optimizer, [m.rule for m in members], max_epochs=chunk.max_epochs,
             batch_size=first.batch_size, eval_batch_size=chunk.val_batch, device=self.device,
             report=chunk.report, checkpoint=None if first.debug else checkpoint, state=state,
-            limits=_limits(members[0].data, chunk.batches, first),
+            train_batches=chunk.limits.train_batches(len(data.x_train), first.batch_size, data.whole_epoch),
+            val_samples=chunk.limits.samples("val", len(data.x_val), first.eval_batch_size),
             deterministic=bool(first.trainer.get("deterministic", True)),
             masks=[m.mask for m in members], on_step=RewindStates.of(members),
         )
@@ -105,20 +104,6 @@ def cohort_checkpoint(runs: Sequence[RunSettings]) -> Checkpoint:
     return Checkpoint.of_cohort(runs[0].experiment_dir, [r.run_key for r in runs])
 
 
-def _limits(data: TensorDataModule, batches: Batches, run: RunSettings) -> Limits:
-    """The stacked engine's minibatches per epoch and validation samples under a debug run's
-    limits, counted as Lightning counts its batches (a whole epoch is one under whole_epoch)."""
-    minibatches = math.ceil(len(data.x_train) / run.batch_size)
-    train = None
-    if batches.train is not None:
-        if data.whole_epoch:
-            train = None if batches.count("train", 1) else 0
-        else:
-            train = batches.count("train", minibatches)
-    val_samples = batches.samples("val", len(data.x_val), run.eval_batch_size)
-    return Limits(None if train == minibatches else train, val_samples)
-
-
 def fit_many(
     models: Sequence[nn.Module],
     members: Sequence[MemberData],
@@ -132,7 +117,8 @@ def fit_many(
     report: EpochReport,
     checkpoint: Checkpoint | None,
     state: dict[str, Any] | None,
-    limits: Limits | None = None,
+    train_batches: int | None = None,
+    val_samples: int | None = None,
     deterministic: bool = True,
     masks: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
     on_step: Callable[[StepEnd], None] | None = None,
@@ -161,7 +147,7 @@ def fit_many(
 
     results = fit_stack(models, members, optimizer, rules, max_epochs, batch_size,
                   eval_batch_size=eval_batch_size, device=device, on_epoch=after_epoch, resume=state,
-                  limits=limits, masks=masks, on_step=on_step)
+                  train_batches=train_batches, val_samples=val_samples, masks=masks, on_step=on_step)
     for rule, result in zip(rules, results, strict=True):
         rule.fit_ended(rule.restores_best and rule.stop_epoch is not None and result.status != "diverged")
     return results

@@ -2,5 +2,5 @@
 
 `recipe` reads like the paper: members -> chunks within the memory budget -> fit ->
 measurements -> outcome -> records. `job` is the Hydra job around it (status, failures,
-signals); `members`, `plan`, `lifecycle`, `measurements`, `outcome` and `records` are its steps.
+signals); `members`, `plan`, `lifecycle`, `measure_fitted`, `outcome` and `resumption` are its steps.
 """

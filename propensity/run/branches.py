@@ -45,7 +45,7 @@ from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
 from propensity.engines.fitting import Chunk, Engine, FitMember
 from propensity.engines.lightning import LightningEngine
-from propensity.engines.limits import Batches
+from propensity.engines.limits import BatchLimits
 from propensity.engines.stacked import StackedEngine
 from propensity.engines.stopping import StopRule, TrainForEpochs
 from propensity.measurements import measure_test
@@ -70,7 +70,7 @@ from propensity.retrain import (
     remaining,
 )
 from propensity.retrain.rewind import State, copy_state, load_rewind_state, masked_state, rewind_state_path
-from propensity.run.records import finished_record
+from propensity.run.resumption import finished_record
 from propensity.storage.atomic import write_atomic, write_text_atomic
 from propensity.storage.records import RunRecord
 
@@ -148,7 +148,7 @@ def check_branch(run: RunSettings) -> None:
                           "the retrained levels' search; use threshold_mode=absolute or relative")
 
 
-def run_branches(trained: Sequence[TrainedRun], batches: Batches, eval_batch: int) -> None:
+def run_branches(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: int) -> None:
     """Run each trained run's branch (IMP in lockstep over `trained`, fine-tuning one by one),
     then write its ``ed_by_regime`` to the record."""
     imp = [t for t in trained if isinstance(t.run.retrain, IMPSettings)]
@@ -224,7 +224,7 @@ def retraining_batch_seed(batch_seed: int, seed: int, level: int) -> int:
 
 
 def _fit_level(fits: Sequence[LevelFit], level: int, folder_of: Any, *, max_epochs: int,
-               rules: Sequence[StopRule], batches: Batches, eval_batch: int, seed: int
+               rules: Sequence[StopRule], batches: BatchLimits, eval_batch: int, seed: int
                ) -> tuple[list[dict[str, Any]], list[State]]:
     """Retrain `fits` (one engine call: Lightning for one, the stack for more) and measure
     each: one row and the retrained state per fit."""
@@ -249,7 +249,7 @@ def _fit_level(fits: Sequence[LevelFit], level: int, folder_of: Any, *, max_epoc
     report = EpochReport([r.run_dir for r in runs], [[] for _ in runs], max_epochs, first.progress,
                          label=label if len(fits) == 1 else f"{label}, {len(fits)} fits")
     chunk = Chunk(optimizer=first.build.optimizer(), max_epochs=max_epochs, report=report,
-                  batches=batches, val_batch=eval_batch)
+                  limits=batches, val_batch=eval_batch)
     engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
     results = engine.fit(members, chunk)
     models = [m.model.to(engine.device) for m in members]
@@ -341,7 +341,7 @@ def _crossed(rows: pd.DataFrame, key: str, base: float, t: TrainedRun) -> bool:
                for acc in mine["val_acc"] if acc == acc)
 
 
-def _run_imp(trained: Sequence[TrainedRun], batches: Batches, eval_batch: int) -> None:
+def _run_imp(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: int) -> None:
     """IMP levels in lockstep over `trained` (all with one `IMPSettings`)."""
     settings = trained[0].run.retrain
     assert isinstance(settings, IMPSettings)
@@ -414,7 +414,7 @@ def _log_levels(t: TrainedRun, rows: Sequence[Mapping[str, Any]]) -> None:
 
 # -- fine-tuning -----------------------------------------------------------------------------
 
-def _run_finetune(t: TrainedRun, batches: Batches, eval_batch: int) -> None:
+def _run_finetune(t: TrainedRun, batches: BatchLimits, eval_batch: int) -> None:
     settings = t.run.retrain
     assert isinstance(settings, FinetuneSettings)
     folder = branch_dir(t.run)

@@ -1,7 +1,7 @@
 """A chunk's records from ``running`` to their end, whatever ends them (section 3's runs are long).
 
 Before anything trains, each member's folder is healed and its record says ``running``
-(`propensity.run.records`); the chunk then runs with SIGTERM and Ctrl-C turned into
+(`propensity.run.resumption`); the chunk then runs with SIGTERM and Ctrl-C turned into
 `Interrupted`. However it ends, every record is saved with its wall time: ``interrupted``
 after a signal (and the signal re-raised, so the job exits 128 + its number), ``failed``
 with the traceback after an error, else whatever the recipe concluded. One log line a
@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 
 from propensity.config.settings import RunSettings
 from propensity.launch.signals import Interrupted, interruptible
-from propensity.run.records import fmt, heal, new_record, now, use_threads
+from propensity.run.outcome import fmt
+from propensity.run.resumption import heal, new_record, now, use_threads
 from propensity.storage.records import RunRecord
 
 log = logging.getLogger("propensity")

@@ -38,7 +38,7 @@ def sweep_problems(jobs: Sequence[JobConfig]) -> list[str]:
     """The pre-flight of a whole sweep (`propensity.config.preflight`), from each job's config:
     one line per distinct problem, with how many of the jobs have it. Runs already finished
     are not checked (their data may be gone; a rerun only skips them)."""
-    from propensity.run.records import finished_record
+    from propensity.run.resumption import finished_record
 
     cache: preflight.Cache = {}
     probes: StackProbes = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 from propensity.cohort.fit import FitResult
 from propensity.engines.epoch_report import history_frame
 from propensity.engines.stopping import StopRule
-from propensity.run.records import fmt
 from propensity.storage.records import RunRecord
 
 UNTRAINED_MARGIN = 0.02
@@ -55,3 +54,8 @@ def mark_if_untrained(record: RunRecord, num_classes: int) -> None:
     record.effective_density = record.ed_last_pass = record.unpruned_weights = None
     record.unit_effective_density = None
     record.ed_by_threshold, record.ed_by_method = {}, {}
+
+
+def fmt(value: float | None) -> str:
+    """A metric for a log line: three decimals, or ``n/a`` when it was not measured."""
+    return "n/a" if value is None else f"{value:.3f}"

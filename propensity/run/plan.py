@@ -67,9 +67,9 @@ class MemoryPlan:
         if len(members) < 2:
             return [1] * len(members)
         seeds = _data_seeds(members)
-        sizes = chunk_sizes(len(members), lambda c: self.estimate.chunk(c, seeds), self.budget)
+        sizes = chunk_sizes(len(members), lambda c: self.estimate.chunk_peak(c, seeds), self.budget)
         log.info("cohort of %d members: %.2f GiB estimated for a chunk of %d, budget %.2f GiB: "
-                 "%d chunk(s) of at most %d", len(members), self.estimate.chunk(sizes[0], seeds) / GIB,
+                 "%d chunk(s) of at most %d", len(members), self.estimate.chunk_peak(sizes[0], seeds) / GIB,
                  sizes[0], self.budget / GIB, len(sizes), sizes[0])
         return sizes
 

@@ -8,7 +8,7 @@ A single run is a cohort of one. The members are the single-run configs of one g
 chunks that fit the memory budget (`propensity.run.plan`), one after another. A chunk is
 fitted by Lightning when it holds one member and by the stacked engine when it holds more
 (`propensity.engines`); either way every fitted model is then measured by the same step
-(`propensity.run.measurements`), concluded by the same rules (`propensity.run.outcome`)
+(`propensity.run.measure_fitted`), concluded by the same rules (`propensity.run.outcome`)
 and recorded in its own run folder, under its own run key, as its single run would be
 (`propensity.run.lifecycle`).
 """
@@ -35,7 +35,7 @@ from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport, run_label
 from propensity.engines.fitting import Chunk, Engine, FitMember
 from propensity.engines.lightning import LightningEngine
-from propensity.engines.limits import Batches, debug_batches
+from propensity.engines.limits import BatchLimits, batch_limits
 from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import StackedEngine, cohort_checkpoint
 from propensity.engines.stopping import StopRule
@@ -47,11 +47,11 @@ from propensity.pruning import total_weights, weights_per_layer
 from propensity.retrain import branch_key
 from propensity.run import branches
 from propensity.run.lifecycle import lifecycle
-from propensity.run.measurements import measure
+from propensity.run.measure_fitted import measure_fitted
 from propensity.run.members import read_members
 from propensity.run.outcome import conclude, record_fit
 from propensity.run.plan import MemoryPlan
-from propensity.run.records import finished_record
+from propensity.run.resumption import finished_record
 from propensity.storage.lock import RunBusyError, RunLock
 from propensity.storage.records import RunRecord, load_record
 
@@ -152,7 +152,7 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
     """Fit, measure, conclude and record the members of one chunk."""
     with lifecycle(members) as records:
         prepared = prepare(members, records)
-        batches = debug_batches(members[0].trainer)
+        batches = batch_limits(members[0].trainer)
         loggers = [make_loggers(m, r, reinit="create_new") if batches.logging else []
                    for m, r in zip(members, records, strict=True)]
         try:
@@ -163,11 +163,11 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
             live = [k for k, result in enumerate(results) if result.status != "diverged"]
             if live:
                 eval_batch, prune_batch = plan.evaluation_batches(members)
-                measure([members[k] for k in live], [records[k] for k in live],
-                        [prepared.models[k] for k in live], [prepared.data[k] for k in live],
-                        loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
-                        prune_batch=prune_batch, levels_at_once=plan.pruning_levels(members, prune_batch),
-                        batches=batches)
+                measure_fitted([members[k] for k in live], [records[k] for k in live],
+                               [prepared.models[k] for k in live], [prepared.data[k] for k in live],
+                               loggers=[loggers[k] for k in live], device=device, eval_batch=eval_batch,
+                               prune_batch=prune_batch,
+                               levels_at_once=plan.pruning_levels(members, prune_batch), limits=batches)
             for k in live:
                 conclude(records[k], prepared.data[k].num_classes)
                 branches.save_trained(members[k], prepared.models[k])
@@ -197,7 +197,7 @@ def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], 
         ready.append((member, record))
     if not ready:
         return
-    batches = debug_batches(ready[0][0].trainer)
+    batches = batch_limits(ready[0][0].trainer)
     modules: dict[int, TensorDataModule] = {}
     trained = []
     for member, record in ready:
@@ -279,7 +279,7 @@ def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
 
 
 def fit_chunk(
-    members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: Batches,
+    members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: BatchLimits,
     plan: MemoryPlan,
 ) -> tuple[list[FitResult], list[StopRule], torch.device]:
     """Fit the chunk with its engine (Lightning for one member, the stack for more); each
@@ -290,7 +290,7 @@ def fit_chunk(
     label = run_label([m.run_key for m in members]) if in_parallel_sweep() else ""
     report = EpochReport([m.run_dir for m in members], loggers, max_epochs, first.progress, label=label)
     chunk = Chunk(optimizer=first.build.optimizer(), max_epochs=max_epochs, report=report,
-                  batches=batches, val_batch=plan.evaluation_batches(members)[0])
+                  limits=batches, val_batch=plan.evaluation_batches(members)[0])
     engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
     results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers,
                                     rewind_at=branches.rewind_iteration(m))

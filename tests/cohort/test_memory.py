@@ -49,16 +49,16 @@ def test_chunk_arithmetic_by_hand() -> None:
     est = MemberBytes(parameters=100, state_copies=2, step_copies=1, training=50, validation=70,
                       pruning=400, data_fit=1000, data_prune=300)
     # weights, grads, 2 state, then the slice (3 copies) > the step (1): 7 x 100, + 70 activations
-    assert est.fit(4, 2) == 4 * (700 + 70) + 2 * 1000
-    assert est.prune(4, 2) == 4 * (200 + 400) + 2 * 300
-    assert est.chunk(1, 5) == max(770 + 1000, 600 + 300)
+    assert est.fit_peak(4, 2) == 4 * (700 + 70) + 2 * 1000
+    assert est.prune_peak(4, 2) == 4 * (200 + 400) + 2 * 300
+    assert est.chunk_peak(1, 5) == max(770 + 1000, 600 + 300)
     assert near_equal(10, 3) == [4, 3, 3] and near_equal(50, 10) == [5] * 10
 
 
 def test_evaluation_batch_grows_into_what_the_budget_leaves() -> None:
     est = MemberBytes(parameters=100, state_copies=2, step_copies=1, training=50, validation=70,
                       pruning=400, data_fit=1000, data_prune=300, eval_sample=10)
-    chunk = est.chunk(4, 2)  # planned at 256 samples
+    chunk = est.chunk_peak(4, 2)  # planned at 256 samples
     assert est.evaluation_batch(4, 2, chunk, 5000, 256) == 256  # no room: the planned size
     assert est.evaluation_batch(4, 2, chunk + 4 * 10 * 100, 5000, 256) == 356
     assert est.evaluation_batch(4, 2, 10**9, 5000, 256) == 5000  # never above the configured

@@ -12,10 +12,9 @@ def fit(whole_epoch: bool, tmp_path) -> tuple[Classifier, list[dict[str, float]]
     dm = SyntheticDataModule(train_size=300, val_size=60, test_size=30, batch_size=32,
                              whole_epoch=whole_epoch, batch_seed=5)
     model = initialize(MLP(0.2, dm.input_shape, dm.num_classes), "he", 1)
-    (tmp_path / str(whole_epoch)).mkdir()
-    _, module, report = lightning_fit(model, dm, 3, tmp_path / str(whole_epoch),
-                                      optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
-    return module, report.histories[0]
+    fitted = lightning_fit(model, dm, 3, tmp_path / str(whole_epoch),
+                           optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    return fitted.module, fitted.result.history
 
 
 def test_whole_epoch_steps_equal_per_batch_steps_bit_for_bit(tmp_path) -> None:

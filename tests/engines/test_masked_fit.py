@@ -14,7 +14,7 @@ from propensity.config.settings import RunSettings, read_settings
 from propensity.engines.epoch_report import EpochReport
 from propensity.engines.fitting import Chunk, FitMember
 from propensity.engines.lightning import LightningEngine
-from propensity.engines.limits import debug_batches
+from propensity.engines.limits import batch_limits
 from propensity.engines.stacked import StackedEngine
 from propensity.models import initialize
 from propensity.pruning import prunable_weights
@@ -49,7 +49,7 @@ def chunk(fitted: list[FitMember]) -> Chunk:
     report = EpochReport([m.run.run_dir for m in fitted], [[] for _ in fitted], run.max_epochs,
                          progress=False)
     return Chunk(optimizer=run.build.optimizer(), max_epochs=run.max_epochs, report=report,
-                 batches=debug_batches(run.trainer), val_batch=run.eval_batch_size)
+                 limits=batch_limits(run.trainer), val_batch=run.eval_batch_size)
 
 
 @pytest.mark.parametrize("optim", ["sgd", "adam"])

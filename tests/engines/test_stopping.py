@@ -68,16 +68,16 @@ def model(dm: SyntheticDataModule) -> torch.nn.Module:
 
 
 def test_lightning_stops_where_the_train_loss_rule_fires(data, tmp_path) -> None:
-    _, _, reference = lightning_fit(model(data), data, 8, tmp_path)
-    losses = [r["train_loss"] for r in reference.histories[0]]
+    reference = lightning_fit(model(data), data, 8, tmp_path / "all")
+    losses = [r["train_loss"] for r in reference.result.history]
     target = losses[4]
     expected = next(e for e, loss in enumerate(losses, 1) if loss <= target)
 
     rule = StopAtTrainLoss(target)
-    trainer, _, report = lightning_fit(model(data), data, 8, tmp_path, rule)
-    assert rule.target_met and rule.stop_epoch == expected == len(report.histories[0])
-    assert trainer.current_epoch == expected
-    assert [r["train_loss"] for r in report.histories[0]] == losses[:expected]
+    fitted = lightning_fit(model(data), data, 8, tmp_path / "rule", rule)
+    assert rule.target_met and rule.stop_epoch == expected == len(fitted.result.history)
+    assert fitted.trainer.current_epoch == fitted.result.epochs_trained == expected
+    assert [r["train_loss"] for r in fitted.result.history] == losses[:expected]
 
 
 def test_lightning_restores_the_best_val_loss_epoch(tmp_path) -> None:
@@ -88,12 +88,12 @@ def test_lightning_restores_the_best_val_loss_epoch(tmp_path) -> None:
     data = SyntheticDataModule(train_size=192, val_size=64, test_size=32, batch_size=8)
     data.setup()
     snapshots, rule = Snapshots(), RestoreBestValLoss()
-    _, module, report = lightning_fit(model(data), data, 6, tmp_path, rule, snapshots,
-                                      optimizer=lambda p: torch.optim.SGD(p, lr=0.2))
-    rows = report.histories[0]
+    fitted = lightning_fit(model(data), data, 6, tmp_path, rule, snapshots,
+                           optimizer=lambda p: torch.optim.SGD(p, lr=0.2))
+    rows = fitted.result.history
     best = min(rows, key=lambda r: r["val_loss"])["epoch"]
     assert 1 < best < 6 and rule.stop_epoch == best and rule.target_met
-    restored = module.state_dict()
+    restored = fitted.module.state_dict()
     for key, value in snapshots.states[best].items():
         assert torch.equal(restored[key], value), key
     assert not torch.equal(restored["model.fc1.weight"], snapshots.states[6]["model.fc1.weight"])

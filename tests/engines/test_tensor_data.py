@@ -1,74 +1,55 @@
-"""Lightning 2.x trains from a tensor data module through `TensorData`, in the order
-(batch_seed, epoch) decides; a resumed epoch draws the batches of an uninterrupted run."""
+"""The Lightning engine (`fit_one`) trains from a tensor data module through `TensorData`, in
+the order (batch_seed, epoch) decides; a resumed epoch draws the batches of an uninterrupted run."""
 
 from types import SimpleNamespace
 
-import lightning as L
 import pytest
 import torch
 from torch import nn
 
 from propensity.data import DigitsDataModule, SyntheticDataModule, epoch_permutation
 from propensity.engines.lightning import TensorData
+from tests.engines.conftest import lightning_fit
 
 
-class Recorder(L.LightningModule):
-    """A linear classifier that remembers which labels it saw in each training epoch."""
+class Recorder(nn.Module):
+    """A linear classifier that remembers the inputs of every training batch, and counts the
+    evaluation batches, that the engine's Classifier runs through it."""
 
     def __init__(self, features: int, classes: int) -> None:
         super().__init__()
         self.linear = nn.Linear(features, classes)
-        self.seen: dict[int, list[torch.Tensor]] = {}
-        self.val_batches = 0
-        self.test_batches = 0
+        self.seen: list[torch.Tensor] = []
+        self.eval_batches = 0
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
-        x, y = batch
-        self.seen.setdefault(self.current_epoch, []).append(y.clone())
-        return nn.functional.cross_entropy(self.linear(x.flatten(1)), y)
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
-        self.val_batches += 1
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
-        self.test_batches += 1
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=0.1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen.append(x.detach().clone())
+        else:
+            self.eval_batches += 1
+        return self.linear(x.flatten(1))
 
 
-def _trainer(epochs: int) -> L.Trainer:
-    return L.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-
-
-def test_fit_and_test_on_synthetic_follow_the_seeded_order() -> None:
+def test_fit_and_test_on_synthetic_follow_the_seeded_order(tmp_path) -> None:
     dm = SyntheticDataModule(input_shape=(1, 4, 4), train_size=200, val_size=40, batch_seed=3)
     dm.prepare_data()
     dm.setup()
     model = Recorder(16, dm.num_classes)
-    trainer = _trainer(epochs=2)
-    trainer.fit(model, datamodule=TensorData(dm))
-    assert sorted(model.seen) == [0, 1]
-    for epoch, batches in model.seen.items():
-        assert len(batches) == 3  # 160 training images, 64 per batch
-        assert torch.equal(torch.cat(batches), dm.y_train[epoch_permutation(160, 3, epoch)])
-    assert model.val_batches == 3  # one large batch in the sanity check and per epoch
-    trainer.test(model, datamodule=TensorData(dm))
-    assert model.test_batches == 1
+    fitted = lightning_fit(model, dm, 2, tmp_path, optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+    assert len(model.seen) == 2 * 3  # 160 training images, 64 per batch, two epochs
+    for epoch in range(2):
+        drawn = torch.cat(model.seen[3 * epoch : 3 * epoch + 3])
+        assert torch.equal(drawn, dm.x_train[epoch_permutation(160, 3, epoch)])
+    assert model.eval_batches == 2  # one large validation batch per epoch
+    fitted.trainer.test(fitted.module, datamodule=TensorData(dm))
+    assert model.eval_batches == 3
 
 
-def test_fit_on_digits_learns() -> None:
+def test_fit_on_digits_learns(tmp_path) -> None:
     dm = DigitsDataModule(batch_size=128)
     dm.setup()
     model = Recorder(64, dm.num_classes)
-    _trainer(epochs=3).fit(model, datamodule=TensorData(dm))
+    lightning_fit(model, dm, 3, tmp_path, optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
     with torch.no_grad():
         accuracy = (model.linear(dm.x_val.flatten(1)).argmax(1) == dm.y_val).float().mean()
     assert accuracy > 0.8
@@ -76,14 +57,13 @@ def test_fit_on_digits_learns() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_batches_are_drawn_on_the_gpu() -> None:
+def test_batches_are_drawn_on_the_gpu(tmp_path) -> None:
     dm = SyntheticDataModule(input_shape=(1, 4, 4), train_size=200, val_size=40)
+    dm.setup()
     model = Recorder(16, dm.num_classes)
-    trainer = L.Trainer(
-        max_epochs=1, accelerator="gpu", devices=1, logger=False, enable_checkpointing=False
-    )
-    trainer.fit(model, datamodule=TensorData(dm))
-    assert {y.device.type for y in model.seen[0]} == {"cuda"}
+    fitted = lightning_fit(model, dm, 1, tmp_path, accelerator="gpu")
+    assert fitted.device.startswith("cuda")
+    assert {x.device.type for x in model.seen} == {"cuda"}
     assert dm.x_train.device.type == "cpu"  # the loader holds the device copy
 
 

@@ -192,7 +192,7 @@ def test_a_budget_for_two_members_trains_two_chunks_with_the_one_chunk_records(
     whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
     cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'chunks'}")
     estimate = MemoryPlan(read_members(cfgs)).estimate
-    budget = (estimate.chunk(2, 2) + estimate.chunk(3, 2)) / 2 / GIB  # two fit, three do not
+    budget = (estimate.chunk_peak(2, 2) + estimate.chunk_peak(3, 2)) / 2 / GIB  # two fit, three do not
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
     members = read_members(cfgs)
     assert MemoryPlan(members).chunk_sizes(members) == [2, 2]
@@ -214,7 +214,7 @@ def test_a_tight_budget_shrinks_the_evaluation_batches_not_the_results(
     whole = train_cohort(_cohort(compose_cfg, f"results_dir={tmp_path / 'whole'}"))
     cfgs = _cohort(compose_cfg, f"results_dir={tmp_path / 'tight'}")
     estimate = MemoryPlan(read_members(cfgs)).estimate
-    budget = (estimate.chunk(4, 2) + 4 * estimate.eval_sample * 20) / GIB  # room for +20 samples
+    budget = (estimate.chunk_peak(4, 2) + 4 * estimate.eval_sample * 20) / GIB  # room for +20 samples
     cfgs = [OmegaConf.merge(cfg, {"cohort_memory_gb": budget}) for cfg in cfgs]
     members = read_members(cfgs)
     assert MemoryPlan(members).chunk_sizes(members) == [4]

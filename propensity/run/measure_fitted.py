@@ -19,7 +19,7 @@ from torch import nn
 
 from propensity.config.settings import RunSettings
 from propensity.data.base import TensorDataModule
-from propensity.engines.limits import Batches
+from propensity.engines.limits import BatchLimits
 from propensity.engines.loggers import log_llc, log_test, log_trajectory, say_llc, say_pruned
 from propensity.llc import estimate_llc
 from propensity.measurements import MemberSplits, measure_pruning, measure_test
@@ -42,7 +42,7 @@ class OnDevice:
                 self.moved.setdefault(id(y), y.to(self.device)))
 
 
-def measure(
+def measure_fitted(
     members: Sequence[RunSettings],
     records: Sequence[RunRecord],
     models: Sequence[nn.Module],
@@ -53,7 +53,7 @@ def measure(
     eval_batch: int,
     prune_batch: int,
     levels_at_once: int,
-    batches: Batches,
+    limits: BatchLimits,
 ) -> None:
     """Measure the fitted `models` (one per member, none diverged) and fill their records."""
     on_device = OnDevice(device)
@@ -72,7 +72,7 @@ def measure(
             setattr(record, key, value)
         say_pruned(type(model).__name__, result.fields)
         log_trajectory(member_loggers, frame, result.fields)
-    test = [_limited(on_device(d.x_test, d.y_test), batches, eval_batch) for d in data]
+    test = [_limited(on_device(d.x_test, d.y_test), limits, eval_batch) for d in data]
     for record, (loss, accuracy), member_loggers in zip(records, measure_test(models, test, eval_batch),
                                                         loggers, strict=True):
         record.test_loss, record.test_acc = loss, accuracy
@@ -85,10 +85,10 @@ def measure(
             save_final_artifacts(model, member.run_dir, member.artifacts, d.x_val, d.y_val, d.num_classes)
 
 
-def _limited(split: tuple[torch.Tensor, torch.Tensor], batches: Batches, size: int
+def _limited(split: tuple[torch.Tensor, torch.Tensor], limits: BatchLimits, size: int
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """The part of the test split a debug run's ``limit_test_batches`` lets through."""
-    n = batches.samples("test", len(split[0]), size)
+    n = limits.samples("test", len(split[0]), size)
     return split[0][:n], split[1][:n]
 
 

@@ -1,7 +1,9 @@
-"""A run's record through its life: a new one, a finished one to skip, a folder healed to restart in.
+"""Where a run starts from: a finished record to skip, a folder healed to restart in, a new record
+that keeps what resuming needs (the start time, the CPU thread count).
 
 Every member of a cohort is recorded exactly as its single run would be: these are the only
-functions that make, trust or distrust a ``record.json``.
+functions that make, trust or distrust a ``record.json`` (`propensity.storage.records` is its
+schema; `propensity.run.lifecycle` saves it until the run ends).
 """
 
 from __future__ import annotations
@@ -95,8 +97,3 @@ def use_threads(record: RunRecord, previous: RunRecord | None) -> None:
         record.cpu_threads = previous.cpu_threads
     else:
         record.cpu_threads = None
-
-
-def fmt(value: float | None) -> str:
-    """A metric for a log line: three decimals, or ``n/a`` when it was not measured."""
-    return "n/a" if value is None else f"{value:.3f}"
