@@ -23,7 +23,7 @@ from propensity.specs.checks import (
     refuse,
     show,
 )
-from propensity.specs.fields import Spec, key_of, logistics, setting, setting_fields
+from propensity.specs.fields import Spec, key_of, later_defaults, logistics, setting, setting_fields
 
 __all__ = [
     "MAX_COUNT",
@@ -38,6 +38,7 @@ __all__ = [
     "SettingError",
     "Spec",
     "key_of",
+    "later_defaults",
     "logistics",
     "refuse",
     "setting",

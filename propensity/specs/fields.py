@@ -35,14 +35,17 @@ SpecT = TypeVar("SpecT", bound="Spec")
 class _Declared:
     check: Check | None
     logistics: bool
+    later_default: Any
 
 
 def setting(default: Any = MISSING, check: Check | None = None, *, logistics: bool = False,
-            default_factory: Any = MISSING) -> Any:
+            later_default: Any = MISSING, default_factory: Any = MISSING) -> Any:
     """A field of a `Spec`: its default (none: the config must give it), the check its value
-    must pass, and whether it is logistics (where or how a run happens, never what it
-    computes, so it never enters the run key: `propensity.identity`)."""
-    metadata = {_SETTING: _Declared(check, logistics)}
+    must pass, and its place in the run's identity (`propensity.identity`): `logistics` if it
+    says where or how a run happens, never what it computes, so it never enters the run key;
+    `later_default`, for a setting added after run keys existed, the value that reproduces
+    the runs made before it, so they keep their keys."""
+    metadata = {_SETTING: _Declared(check, logistics, later_default)}
     if default_factory is not MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -116,6 +119,20 @@ def logistics(cls: type) -> Iterator[str]:
             yield key_of(cls, f.name)
         elif nested is not None:
             yield from logistics(nested)
+
+
+def later_defaults(cls: type) -> dict[str, Any]:
+    """Dotted key -> the value that reproduces the runs made before the setting existed, for
+    each setting of `cls` (nested settings included) that declares one."""
+    hints = _hints(cls)
+    found: dict[str, Any] = {}
+    for f in setting_fields(cls):
+        nested = _spec_type(hints[f.name])
+        if f.metadata[_SETTING].later_default is not MISSING:
+            found[key_of(cls, f.name)] = f.metadata[_SETTING].later_default
+        elif nested is not None:
+            found.update(later_defaults(nested))
+    return found
 
 
 def _required(f: Field) -> bool:
