@@ -125,6 +125,10 @@ class LLCSettings(Spec):
     seed: int = setting(0, _at_least(0))
 
 
+# The keyword defaults of `estimate_llc`: the settings' own, written once.
+DEFAULTS = LLCSettings()
+
+
 def check_chains(
     traces: np.ndarray,
     init_loss: float,
@@ -210,15 +214,15 @@ def estimate_llc(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    lr: float = 4e-4,
-    localization: float = 100.0,
-    nbeta: float | None = None,
-    num_chains: int = 3,
-    num_draws: int = 100,
-    num_burnin_steps: int = 0,
-    num_steps_bw_draws: int = 1,
-    batch_size: int = 256,
-    seed: int = 0,
+    lr: float = DEFAULTS.lr,
+    localization: float = DEFAULTS.localization,
+    nbeta: float | None = DEFAULTS.nbeta,
+    num_chains: int = DEFAULTS.num_chains,
+    num_draws: int = DEFAULTS.num_draws,
+    num_burnin_steps: int = DEFAULTS.num_burnin_steps,
+    num_steps_bw_draws: int = DEFAULTS.num_steps_bw_draws,
+    batch_size: int = DEFAULTS.batch_size,
+    seed: int = DEFAULTS.seed,
     loss: Loss = F.cross_entropy,
 ) -> LLCEstimate:
     """Estimate the LLC of `model` at its current weights on the training tensors (x, y).
