@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from propensity.config.build import build
 from propensity.config.top_level import TopLevelSettings
-from propensity.config.validation import ConfigError, read_top_level, validate
+from propensity.config.validation import ConfigError, group_values, read_top_level, validate
 from propensity.identity import DEBUG_NAME, batch_seed, hashed_config, is_debug, run_key
 from propensity.launch.grouping import SEED_KEYS
 from propensity.llc import LLCSettings
@@ -112,7 +112,7 @@ def read_settings(cfg: DictConfig) -> RunSettings:
     debug = is_debug(cfg)
     key = run_key(cfg)
     experiment = experiment_dir(cfg)
-    llc = _group(cfg, "llc")
+    llc = group_values(cfg, "llc")
     llc_settings = None if not llc or llc.get("name", "none") == "none" else LLCSettings.from_mapping(
         {k: v for k, v in llc.items() if k != "name"})
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -124,18 +124,18 @@ def read_settings(cfg: DictConfig) -> RunSettings:
         stop_rule=partial(build, cfg.stop), trainer=partial(instantiate, cfg.trainer),
         logger=None if logger == "none" else partial(build, cfg.logger),
     )
+    top_level = {**vars(top), "resume": top.resume and not debug}  # a debug run starts afresh
     return RunSettings(
-        **{**{f.name: getattr(top, f.name) for f in fields(TopLevelSettings)},
-           "resume": top.resume and not debug},
-        run_key=key, run_dir=experiment / key, experiment_dir=experiment, experiment=top.name,
+        **top_level, run_key=key, run_dir=experiment / key, experiment_dir=experiment, experiment=top.name,
         cell=json.dumps(science, sort_keys=True), config=config, build=builders,
         model_name=str(cfg.model.name), data_name=str(cfg.data.name), optim_name=str(cfg.optim.name),
         stop_name=str(cfg.stop.name), lr=float(cfg.optim.lr), momentum=float(cfg.optim.get("momentum", 0.0)),
         debug=debug, init=str(cfg.init.scheme), batch_seed=batch_seed(top.init_seed, top.data_seed),
         max_epochs=int(cfg.stop.max_epochs), batch_size=int(cfg.data.batch_size),
         eval_batch_size=int(cfg.data.get("eval_batch_size", DEFAULT_EVAL_BATCH)),
-        pruning=PruningSettings.from_mapping(_group(cfg, "pruning")), llc=llc_settings, retrain=_retrain(cfg),
-        logger=logger, log_model=bool(cfg.logger.get("log_model", False)), trainer=_group(cfg, "trainer"),
+        pruning=PruningSettings.from_mapping(group_values(cfg, "pruning")), llc=llc_settings,
+        retrain=_retrain(cfg), logger=logger, log_model=bool(cfg.logger.get("log_model", False)),
+        trainer=group_values(cfg, "trainer"),
         bind_device=partial(job_device, cfg), find_device=partial(device_of, cfg),
     )
 
@@ -146,16 +146,7 @@ def _retrain(cfg: DictConfig) -> RetrainSettings:
         return NoRetrain()
     if not isinstance(node, DictConfig):
         return retrain_settings({"name": node})
-    return retrain_settings(_group(cfg, "retrain"))
-
-
-def _group(cfg: DictConfig, key: str) -> dict[str, Any]:
-    node = cfg.get(key)
-    if node is None:
-        return {}
-    values = OmegaConf.to_container(node, resolve=True)
-    assert isinstance(values, dict)
-    return values
+    return retrain_settings(group_values(cfg, "retrain"))
 
 
 def check_stackable_settings(settings: RunSettings) -> None:

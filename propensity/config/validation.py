@@ -54,7 +54,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _group(cfg: DictConfig, key: str) -> dict[str, Any]:
+def group_values(cfg: DictConfig, key: str) -> dict[str, Any]:
+    """The group `key` of `cfg` as a plain, resolved mapping ({} where absent)."""
     values = _plain(cfg.get(key))
     return values if isinstance(values, dict) else {}
 
@@ -185,7 +186,7 @@ def _check_pruning(cfg: DictConfig) -> None:
     from propensity.pruning.registry import refuse_unregistered
     from propensity.pruning.settings import PruningSettings
 
-    refuse_unregistered(PruningSettings.from_mapping(_group(cfg, "pruning")))
+    refuse_unregistered(PruningSettings.from_mapping(group_values(cfg, "pruning")))
 
 
 def _check_trainer(cfg: DictConfig) -> None:
@@ -219,7 +220,7 @@ def _check_llc(cfg: DictConfig) -> None:
 
     if not devinterp_available():
         raise _fail("llc", "sgld", "needs devinterp", "pip install propensity[llc] (or set llc=none)")
-    LLCSettings.from_mapping({k: v for k, v in _group(cfg, "llc").items() if k != "name"})
+    LLCSettings.from_mapping({k: v for k, v in group_values(cfg, "llc").items() if k != "name"})
 
 
 def _check_retrain(cfg: DictConfig) -> None:
