@@ -58,13 +58,17 @@ def groups() -> frozenset[str]:
 
 @cache
 def top_level_keys() -> tuple[str, ...]:
-    """The top-level keys of a composed config: those ``train.yaml`` sets, one per config
+    """The top-level keys of a composed config: the top-level settings
+    (`propensity.config.top_level.TopLevelSettings`), ``name`` first, then one per config
     group that lands under its own name (``model``, ``data``, ...; not ``experiment`` or
     ``launcher``, whose files set other keys), and the cohort sweeper's members. A new
-    top-level setting is a line in ``train.yaml``; this list follows."""
+    top-level setting is a field there and a line in ``train.yaml``; this list follows."""
+    from dataclasses import fields
+
+    from propensity.config.top_level import TopLevelSettings
     from propensity.launch.grouping import MEMBERS_KEY
 
-    own = [k for k in yaml.safe_load((CONF / "train.yaml").read_text()) if k not in ("defaults", "hydra")]
+    own = [f.name for f in fields(TopLevelSettings)]
     placed = [g for g in sorted(groups() - {"hydra"})
               if not any("@package" in p.read_text() for p in (CONF / g).glob("*.yaml"))]
     return (*own, *(g for g in placed if g not in own), MEMBERS_KEY)

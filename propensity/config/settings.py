@@ -19,11 +19,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from propensity.config.build import build
-from propensity.config.validation import ConfigError, validate
+from propensity.config.top_level import TopLevelSettings
+from propensity.config.validation import ConfigError, group_values, read_top_level, validate
 from propensity.identity import DEBUG_NAME, batch_seed, hashed_config, is_debug, run_key
 from propensity.launch.grouping import SEED_KEYS
 from propensity.llc import LLCSettings
-from propensity.mechanisms.artifacts import ArtifactSettings
 from propensity.pruning.settings import PruningSettings
 from propensity.retrain.settings import NoRetrain, RetrainSettings, retrain_settings
 
@@ -50,9 +50,11 @@ class Builders:
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class RunSettings(TopLevelSettings):
     """Everything the recipe and the engines read of one run, typed; nothing below the config
-    package reads the composed config itself."""
+    package reads the composed config itself. The top-level settings are its first fields,
+    each as `TopLevelSettings` declares it, but ``resume``: false for a debug run, which
+    always starts afresh."""
 
     run_key: str
     run_dir: Path
@@ -67,22 +69,14 @@ class RunSettings:
     stop_name: str
     lr: float
     momentum: float
-    width: float
     debug: bool
-    resume: bool  # resume=true and not a debug run (debug runs always start afresh)
-    progress: bool
     init: str
-    init_seed: int
-    data_seed: int
     batch_seed: int
     max_epochs: int
     batch_size: int
     eval_batch_size: int
-    cohort: int
-    cohort_memory_gb: float | None
     pruning: PruningSettings
     llc: LLCSettings | None
-    artifacts: ArtifactSettings
     retrain: RetrainSettings  # the branch of the trained run to add (``none``: the paper's protocol)
     logger: str
     log_model: bool
@@ -114,14 +108,13 @@ def read_settings(cfg: DictConfig) -> RunSettings:
     from propensity.launch.devices import device_of, job_device
 
     validate(cfg)
+    top = read_top_level(cfg)
     debug = is_debug(cfg)
     key = run_key(cfg)
     experiment = experiment_dir(cfg)
-    llc = _group(cfg, "llc")
-    llc_settings = None if not llc or llc.get("name", "none") == "none" else LLCSettings(
-        **{k: v for k, v in llc.items() if k != "name"})
-    pruning = _group(cfg, "pruning")
-    artifacts = _group(cfg, "artifacts")
+    llc = group_values(cfg, "llc")
+    llc_settings = None if not llc or llc.get("name", "none") == "none" else LLCSettings.from_mapping(
+        {k: v for k, v in llc.items() if k != "name"})
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)
     science = {k: v for k, v in hashed_config(cfg).items() if k not in SEED_KEYS}
@@ -131,21 +124,18 @@ def read_settings(cfg: DictConfig) -> RunSettings:
         stop_rule=partial(build, cfg.stop), trainer=partial(instantiate, cfg.trainer),
         logger=None if logger == "none" else partial(build, cfg.logger),
     )
+    top_level = {**vars(top), "resume": top.resume and not debug}  # a debug run starts afresh
     return RunSettings(
-        run_key=key, run_dir=experiment / key, experiment_dir=experiment, experiment=str(cfg.name),
+        **top_level, run_key=key, run_dir=experiment / key, experiment_dir=experiment, experiment=top.name,
         cell=json.dumps(science, sort_keys=True), config=config, build=builders,
         model_name=str(cfg.model.name), data_name=str(cfg.data.name), optim_name=str(cfg.optim.name),
         stop_name=str(cfg.stop.name), lr=float(cfg.optim.lr), momentum=float(cfg.optim.get("momentum", 0.0)),
-        width=float(cfg.width), debug=debug, resume=bool(cfg.resume) and not debug,
-        progress=bool(cfg.get("progress", True)),
-        init=str(cfg.init.scheme), init_seed=int(cfg.init_seed), data_seed=int(cfg.data_seed),
-        batch_seed=batch_seed(cfg.init_seed, cfg.data_seed), max_epochs=int(cfg.stop.max_epochs),
-        batch_size=int(cfg.data.batch_size),
+        debug=debug, init=str(cfg.init.scheme), batch_seed=batch_seed(top.init_seed, top.data_seed),
+        max_epochs=int(cfg.stop.max_epochs), batch_size=int(cfg.data.batch_size),
         eval_batch_size=int(cfg.data.get("eval_batch_size", DEFAULT_EVAL_BATCH)),
-        cohort=int(cfg.get("cohort", 1)),
-        cohort_memory_gb=cfg.get("cohort_memory_gb"), pruning=PruningSettings.from_mapping(pruning),
-        llc=llc_settings, artifacts=ArtifactSettings(**artifacts), retrain=_retrain(cfg), logger=logger,
-        log_model=bool(cfg.logger.get("log_model", False)), trainer=_group(cfg, "trainer"),
+        pruning=PruningSettings.from_mapping(group_values(cfg, "pruning")), llc=llc_settings,
+        retrain=_retrain(cfg), logger=logger, log_model=bool(cfg.logger.get("log_model", False)),
+        trainer=group_values(cfg, "trainer"),
         bind_device=partial(job_device, cfg), find_device=partial(device_of, cfg),
     )
 
@@ -156,16 +146,7 @@ def _retrain(cfg: DictConfig) -> RetrainSettings:
         return NoRetrain()
     if not isinstance(node, DictConfig):
         return retrain_settings({"name": node})
-    return retrain_settings(_group(cfg, "retrain"))
-
-
-def _group(cfg: DictConfig, key: str) -> dict[str, Any]:
-    node = cfg.get(key)
-    if node is None:
-        return {}
-    values = OmegaConf.to_container(node, resolve=True)
-    assert isinstance(values, dict)
-    return values
+    return retrain_settings(group_values(cfg, "retrain"))
 
 
 def check_stackable_settings(settings: RunSettings) -> None:

@@ -5,7 +5,7 @@ import os
 import torch
 from torchvision.datasets import CIFAR10
 
-from propensity.data.base import TensorDataModule, default_root, normalized, not_found
+from propensity.data.base import DEFAULT_EVAL_BATCH, TensorDataModule, default_root, normalized, not_found
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -53,7 +53,7 @@ class CIFAR10DataModule(TensorDataModule):
         val_size: int = 5_000,
         data_seed: int = 0,
         batch_seed: int = 0,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH,
         whole_epoch: bool = False,
         verify_checksums: bool = True,
     ) -> None:

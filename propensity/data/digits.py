@@ -7,7 +7,7 @@ MNIST that ships inside scikit-learn, so the whole pipeline runs with no downloa
 import torch
 from sklearn.datasets import load_digits
 
-from propensity.data.base import TensorDataModule, normalized
+from propensity.data.base import DEFAULT_EVAL_BATCH, TensorDataModule, normalized
 
 DIGITS_SIZE = 1_797
 # Mean and std of all 1,797 images after scaling pixel values 0..16 to [0, 1].
@@ -35,7 +35,7 @@ class DigitsDataModule(TensorDataModule):
         test_size: int = 300,
         data_seed: int = 0,
         batch_seed: int = 0,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH,
         whole_epoch: bool = False,
     ) -> None:
         super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size, whole_epoch)

@@ -5,7 +5,14 @@ import os
 import torch
 from torchvision.datasets import MNIST
 
-from propensity.data.base import DatasetNotFoundError, TensorDataModule, default_root, normalized, not_found
+from propensity.data.base import (
+    DEFAULT_EVAL_BATCH,
+    DatasetNotFoundError,
+    TensorDataModule,
+    default_root,
+    normalized,
+    not_found,
+)
 
 MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
@@ -35,7 +42,7 @@ class MNISTDataModule(TensorDataModule):
         val_size: int = 5_000,
         data_seed: int = 0,
         batch_seed: int = 0,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH,
         whole_epoch: bool = False,
     ) -> None:
         super().__init__(batch_size, val_size, data_seed, batch_seed, eval_batch_size, whole_epoch)

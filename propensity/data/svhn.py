@@ -11,7 +11,7 @@ import os
 import torch
 from torchvision.datasets import SVHN
 
-from propensity.data.base import TensorDataModule, default_root, normalized, not_found
+from propensity.data.base import DEFAULT_EVAL_BATCH, TensorDataModule, default_root, normalized, not_found
 
 SVHN_MEAN = (0.4377, 0.4438, 0.4728)
 SVHN_STD = (0.1980, 0.2010, 0.1970)
@@ -44,7 +44,7 @@ class SVHNDataModule(TensorDataModule):
         val_size: int = 5_000,
         data_seed: int = 0,
         batch_seed: int = 0,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH,
         whole_epoch: bool = False,
         verify_checksums: bool = True,
     ) -> None:

@@ -5,7 +5,7 @@ from math import prod
 
 import torch
 
-from propensity.data.base import TensorDataModule
+from propensity.data.base import DEFAULT_EVAL_BATCH, TensorDataModule
 
 
 class SyntheticDataModule(TensorDataModule):
@@ -31,7 +31,7 @@ class SyntheticDataModule(TensorDataModule):
         val_size: int = 128,
         data_seed: int = 0,
         batch_seed: int = 0,
-        eval_batch_size: int = 10_000,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH,
         whole_epoch: bool = False,
         teacher_seed: int = 0,
     ) -> None:

@@ -24,17 +24,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-# Dotted keys that say where or how a run happens, never what it computes.
+from propensity.config.top_level import TopLevelSettings
+from propensity.specs import later_defaults, logistics
+
+# Dotted keys that say where or how a run happens, never what it computes: the top-level
+# settings declared logistics where they are declared (`propensity.config.top_level`), then
+# keys of the config groups.
 LOGISTICS: tuple[str, ...] = (
-    "name",                       # the folder above the run key
-    "results_dir",
-    "resume",
-    "cohort",                     # seeds trained as one stacked model; recorded as cohort_size
-    "cohort_memory_gb",           # how many members train at once, not what each computes
-    "device_from_job",            # launcher=gpus: which GPU, not what is computed on it
+    *logistics(TopLevelSettings),
     "logger",
-    "tags",                       # W&B labels
-    "progress",                   # per-epoch console lines
     "data.root",                  # where the files are ...
     "data.download",
     "data.verify_checksums",
@@ -54,9 +52,11 @@ LOGISTICS: tuple[str, ...] = (
 # (`propensity.retrain.identity.branch_key`) and leaves the run key where it was.
 BRANCH_GROUPS: tuple[str, ...] = ("retrain",)
 
-# Keys of groups without a ``_target_`` added after run keys existed: dotted key -> the value
-# that gives the behaviour of the runs recorded before the key existed.
+# Keys outside the groups with a ``_target_`` added after run keys existed: dotted key -> the
+# value that gives the behaviour of the runs recorded before the key existed; the top-level
+# settings declare theirs where they are declared (`propensity.config.top_level`).
 LATER_DEFAULTS: dict[str, Any] = {
+    **later_defaults(TopLevelSettings),
     "llc": {"name": "none"},  # no learning-coefficient estimate (beyond the paper)
     "pruning.score_samples": 256,  # criteria beyond magnitude: read only by SNIP and OBD
     "pruning.score_seed": 0,

@@ -26,12 +26,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
+
+from propensity.specs import MAX_COUNT, Number, Optional, Spec, setting
 
 TRACES = "llc_traces.csv"
 INSTALL_HINT = "the LLC estimate needs devinterp: pip install propensity[llc]"
@@ -41,6 +44,10 @@ TAIL_FRACTION = 0.5
 BELOW_SIGMAS = 3.0
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _at_least(low: int) -> Number:
+    return Number(low, MAX_COUNT, f"an integer >= {low}", integer=True)
 
 
 def devinterp_available() -> bool:
@@ -101,19 +108,25 @@ def _finite_or_none(value: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class LLCSettings:
+class LLCSettings(Spec):
     """The estimator's settings, ``propensity/conf/llc/sgld.yaml`` (devinterp 1.3's own for a
     small classifier); `estimate_llc` takes them as keyword arguments."""
 
-    lr: float = 4e-4
-    localization: float = 100.0
-    nbeta: float | None = None
-    num_chains: int = 3
-    num_draws: int = 100
-    num_burnin_steps: int = 0
-    num_steps_bw_draws: int = 1
-    batch_size: int = 256
-    seed: int = 0
+    group: ClassVar[str] = "llc"
+    lr: float = setting(4e-4, Number(0, math.inf, "an SGLD step size, e.g. llc.lr=4e-4", low_open=True))
+    localization: float = setting(100.0, Number(0, math.inf, "e.g. llc.localization=100"))
+    nbeta: float | None = setting(None, Optional(Number(
+        0, math.inf, "e.g. llc.nbeta=100, or null for batch_size / log(batch_size)", low_open=True)))
+    num_chains: int = setting(3, _at_least(2))
+    num_draws: int = setting(100, _at_least(2))
+    num_burnin_steps: int = setting(0, _at_least(0))
+    num_steps_bw_draws: int = setting(1, _at_least(1))
+    batch_size: int = setting(256, _at_least(2))
+    seed: int = setting(0, _at_least(0))
+
+
+# The keyword defaults of `estimate_llc`: the settings' own, written once.
+DEFAULTS = LLCSettings()
 
 
 def check_chains(
@@ -201,15 +214,15 @@ def estimate_llc(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    lr: float = 4e-4,
-    localization: float = 100.0,
-    nbeta: float | None = None,
-    num_chains: int = 3,
-    num_draws: int = 100,
-    num_burnin_steps: int = 0,
-    num_steps_bw_draws: int = 1,
-    batch_size: int = 256,
-    seed: int = 0,
+    lr: float = DEFAULTS.lr,
+    localization: float = DEFAULTS.localization,
+    nbeta: float | None = DEFAULTS.nbeta,
+    num_chains: int = DEFAULTS.num_chains,
+    num_draws: int = DEFAULTS.num_draws,
+    num_burnin_steps: int = DEFAULTS.num_burnin_steps,
+    num_steps_bw_draws: int = DEFAULTS.num_steps_bw_draws,
+    batch_size: int = DEFAULTS.batch_size,
+    seed: int = DEFAULTS.seed,
     loss: Loss = F.cross_entropy,
 ) -> LLCEstimate:
     """Estimate the LLC of `model` at its current weights on the training tensors (x, y).

@@ -20,7 +20,6 @@ the same two for a researcher's own Trainer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from propensity.mechanisms.settings import ArtifactSettings
 from propensity.mechanisms.unit_statistics import (
     class_selectivity,
     class_selectivity_normalized,
@@ -41,20 +41,6 @@ WEIGHTS_INIT = "weights_init.safetensors"
 WEIGHTS_FINAL = "weights_final.safetensors"
 CORRECTNESS = "correctness.npz"
 ACTIVATIONS = "activations.npz"
-
-
-@dataclass(frozen=True)
-class ArtifactSettings:
-    """Which section-5 artifacts a run writes (``artifacts.*``; all off by default, so large
-    sweeps stay light)."""
-
-    weights: bool = False
-    correctness: bool = False
-    activations: bool = False
-
-    @property
-    def any(self) -> bool:
-        return self.weights or self.correctness or self.activations
 
 
 def artifact_path(run_dir: str | Path, name: str) -> Path:

@@ -48,6 +48,7 @@ from propensity.pruning.scores import scores
 from propensity.pruning.settings import PruningSettings
 from propensity.pruning.trajectory import Trajectory
 from propensity.pruning.units import unit_groups, unit_trajectory
+from propensity.specs import Choice, refuse
 
 
 @dataclass(frozen=True)
@@ -210,3 +211,12 @@ def refusal(
     except (ValueError, TypeError, RuntimeError, NotImplementedError) as error:
         return (str(error).strip().splitlines() or [type(error).__name__])[0]
     return None
+
+
+def refuse_unregistered(settings: PruningSettings) -> None:
+    """Raise `SettingError`, in one line, when ``pruning.method`` or a baseline names no
+    registered method: the names are the registry's, so they are checked here."""
+    Choice(METHOD_NAMES)("pruning.method", settings.method)
+    if any(name not in METHODS for name in settings.baselines):
+        raise refuse("pruning.baselines", settings.baselines, f"must be a list of {', '.join(METHOD_NAMES)}",
+                     "e.g. pruning.baselines=[random]")
