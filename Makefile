@@ -7,7 +7,7 @@ RESULTS ?= results
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu   (into a fresh .venv)
 TORCH_INDEX ?=
 
-.PHONY: install train test test-fast lint demo report bench clean
+.PHONY: install train test test-fast lint demo demo-retrain report bench clean
 
 install: $(BIN)/propensity-train          ## venv + editable install with dev and llc extras (TORCH_INDEX: torch's own index)
 
@@ -36,11 +36,17 @@ demo: install                             ## quickstart sweep on the embedded di
 	$(BIN)/python -m propensity.collect $(RESULTS)/quickstart
 	$(BIN)/python -m propensity.report $(RESULTS)/quickstart --out $(RESULTS)/quickstart/report
 
+demo-retrain: install                     ## the quickstart's runs with each retraining regime as a branch, then its report
+	$(BIN)/python -m propensity.train -m experiment=quickstart_retrain results_dir=$(RESULTS)
+	$(BIN)/python -m propensity.collect $(RESULTS)/quickstart_retrain
+	$(BIN)/python -m propensity.report $(RESULTS)/quickstart_retrain --out $(RESULTS)/quickstart_retrain/report
+
 bench: install                            ## speed benchmarks (ratios against baselines run alongside)
 	$(BIN)/python benchmarks/train_epoch.py
 	$(BIN)/python benchmarks/prune_trajectory.py
 	$(BIN)/python benchmarks/pruning_scores.py
 	$(BIN)/python benchmarks/threads.py
+	$(BIN)/python benchmarks/retrain_cost.py
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
