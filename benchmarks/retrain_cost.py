@@ -5,9 +5,9 @@
 Through the recipe itself (`propensity.run.recipe`), on the embedded digits with the MLP and
 the quickstart's recipe (SGD, lr 0.05, to mean train loss 0.2), in one process:
 
-1. **Cost of each regime** as a multiple of the dense run it branches from: the wall time of
-   the trained run (training and its one-shot trajectory, ``record.wall_time_s``) against the
-   time of the same command again with ``retrain=...``, which skips the finished run and
+1. **Cost of each regime** as a multiple of the dense run it branches from: the time of
+   ``train`` for the trained run (data, training and its one-shot trajectory) against the
+   time of the same call again with ``retrain=...``, which skips the finished run and
    trains only the branch: ``finetune`` (bisection, at most 10 epochs a level), ``imp``
    without controls and ``imp`` with both controls.
 2. **A cohort's IMP against its members' single IMPs**: K seeds trained as K single runs and
@@ -52,7 +52,7 @@ def regime_costs(results: Path, base: Sequence[str], imp: Sequence[str], finetun
     from propensity.run.recipe import train
 
     width = float(base[0].split("=")[1])
-    dense = train(_cfg(results, *base)).wall_time_s or float("nan")
+    dense = _timed(lambda: train(_cfg(results, *base)))
     print(f"MLP {width:g}x: dense run {dense:6.2f} s (training and one-shot trajectory)  1.00x")
     for name, extra in (("finetune", ["retrain=finetune", *finetune]),
                         ("imp, no controls", ["retrain=imp", "retrain.controls=[]", *imp]),

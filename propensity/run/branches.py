@@ -125,6 +125,17 @@ def load_trained(run: RunSettings, model: nn.Module) -> nn.Module:
     return model
 
 
+def members_per_chunk(members: Sequence[RunSettings], chunk_sizes: Any) -> int:
+    """How many members' branches retrain at once: a level stacks every fit of its members
+    (IMP and its controls), so the memory budget's largest chunk of models (`chunk_sizes`, the
+    memory plan's) is divided by the fits a member brings."""
+    if not members:
+        return 1
+    settings = members[0].retrain
+    fits = 1 + len(settings.controls) if isinstance(settings, IMPSettings) else 1
+    return max(1, max(chunk_sizes(list(members) * fits), default=1) // fits)
+
+
 def check_branch(run: RunSettings) -> None:
     """Refuse, before anything trains, a branch the run's settings cannot give."""
     settings = run.retrain

@@ -106,10 +106,11 @@ def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], lis
             todo = todo[len(chunk):]
         branching = [i for i, m in enumerate(members) if m.retrain.regime != "none"
                      and records[i].status in ("finished", "max_epochs_reached")]
-        for start in range(0, len(branching), limit):
-            retrain_chunk([members[i] for i in branching[start:start + limit]],
-                          [records[i] for i in branching[start:start + limit]], plan, held,
-                          locked=[not skipped[i] for i in branching[start:start + limit]])
+        per_chunk = branches.members_per_chunk([members[i] for i in branching], plan.chunk_sizes)
+        for start in range(0, len(branching), per_chunk):
+            part = branching[start:start + per_chunk]
+            retrain_chunk([members[i] for i in part], [records[i] for i in part], plan, held,
+                          locked=[not skipped[i] for i in part])
     return [records[i] for i in range(len(members))], skipped
 
 

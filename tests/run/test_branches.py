@@ -172,7 +172,17 @@ def test_a_cohorts_branches_are_its_members_single_run_branches(compose_cfg, tmp
                for i in range(2)]
     for cfg in singles:
         train(cfg)
-    train_cohort(members)
+    stacked = []
+    original = StackedEngine.fit
+
+    def counted(self, fitted, chunk):
+        stacked.append(len(fitted))
+        return original(self, fitted, chunk)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(StackedEngine, "fit", counted)
+        train_cohort(members)
+    assert stacked[1:] == [4] * 4  # after the dense cohort, each level: both members' imp and reinit
     for single, member in zip(singles, members, strict=True):
         a = read_rows(branch_dir(read_settings(single)))
         b = read_rows(branch_dir(read_settings(member)))
