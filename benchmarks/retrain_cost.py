@@ -99,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     finetune = ["retrain.max_epochs=2"] if args.quick else []
     quick = ["stop=epochs", "stop.max_epochs=2"] if args.quick else []
     with tempfile.TemporaryDirectory() as scratch:
+        from propensity.run.recipe import train
+
+        train(_cfg(Path(scratch) / "warm-up", "width=0.1", "stop=epochs", "stop.max_epochs=1",
+                   "retrain=imp", "retrain.min_density=0.7", "retrain.max_epochs=1"))  # imports, first fits
         for width in args.widths:
             results = Path(scratch) / f"w{width}"
             base = [f"width={width}", *quick]
