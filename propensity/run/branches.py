@@ -26,6 +26,7 @@ Lightning fit at a time. Each regime's ED and matching density go to ``record.js
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -45,9 +46,11 @@ from propensity.data.base import TensorDataModule
 from propensity.engines.epoch_report import EpochReport
 from propensity.engines.fitting import Chunk, Engine, FitMember
 from propensity.engines.lightning import LightningEngine
-from propensity.engines.limits import BatchLimits
+from propensity.engines.limits import BatchLimits, batch_limits
+from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import StackedEngine
 from propensity.engines.stopping import StopRule, TrainForEpochs
+from propensity.launch.signals import interruptible
 from propensity.measurements import measure_test
 from propensity.mechanisms.artifacts import ArtifactSettings
 from propensity.pruning.masks import plan as pruning_plan
@@ -69,25 +72,20 @@ from propensity.retrain import (
     regime_trajectory,
     remaining,
 )
-from propensity.retrain.rewind import State, copy_state, load_rewind_state, masked_state, rewind_state_path
-from propensity.run.resumption import finished_record
+from propensity.retrain.rewind import State, copy_state, load_rewind_state, masked_state
+from propensity.run.members import TRAINED, BranchError, build_model
+from propensity.run.plan import MemoryPlan
 from propensity.storage.atomic import write_atomic, write_text_atomic
+from propensity.storage.lock import RunBusyError, RunLock
 from propensity.storage.records import RunRecord
 
 log = logging.getLogger("propensity")
 
 BRANCHES = "branches"
-TRAINED = "trained.pt"
 LEVELS = "levels.csv"
 IMP_PROGRESS = "imp.pt"
 COLUMNS = ("branch", "branch_key", "level", "density", "remaining_weights", "val_acc", "val_loss",
            "train_acc", "train_loss", "test_acc", "test_loss", "epochs")
-# Methods whose masks are a ranking of the trained weights, which fine-tuning prunes with.
-FINETUNE_METHODS = ("magnitude", "global_magnitude", "random")
-
-
-class BranchError(ValueError):
-    """A branch that cannot run on its trained run (one line: the problem and the fix)."""
 
 
 @dataclass
@@ -134,29 +132,6 @@ def members_per_chunk(members: Sequence[RunSettings], chunk_sizes: Any) -> int:
     settings = members[0].retrain
     fits = 1 + len(settings.controls) if isinstance(settings, IMPSettings) else 1
     return max(1, max(chunk_sizes(list(members) * fits), default=1) // fits)
-
-
-def check_branch(run: RunSettings) -> None:
-    """Refuse, before anything trains, a branch the run's settings cannot give."""
-    settings = run.retrain
-    if isinstance(settings, FinetuneSettings) and run.pruning.method not in FINETUNE_METHODS:
-        raise BranchError(
-            f"retrain=finetune: pruning.method={run.pruning.method} gives no mask per level of the "
-            f"trained weights to fine-tune; use pruning.method= one of {', '.join(FINETUNE_METHODS)}")
-    finished = run.resume and finished_record(run) is not None
-    if finished and settings.regime != "none" and not (run.run_dir / TRAINED).is_file():
-        raise BranchError(
-            f"retrain={settings.regime}: run {run.run_key} finished without keeping its trained weights "
-            f"({TRAINED}); train it again with resume=false to add the branch")
-    k = rewind_iteration(run)
-    if finished and k is not None and not rewind_state_path(run.run_dir, k).is_file():
-        raise BranchError(
-            f"retrain.rewind_iteration={k}: run {run.run_key} finished without keeping its weights at "
-            "that iteration (they are saved while the dense run trains with this setting); train it "
-            "again with resume=false, or use retrain.rewind_iteration=0")
-    if run.pruning.threshold_mode == "loss" and settings.regime != "none":
-        raise BranchError(f"retrain={settings.regime}: pruning.threshold_mode=loss is not read by "
-                          "the retrained levels' search; use threshold_mode=absolute or relative")
 
 
 def run_branches(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: int) -> None:
@@ -318,15 +293,6 @@ class IMPProgress:
             saved = torch.load(path, map_location="cpu", weights_only=True)
             return cls(int(saved["level"]), {int(k): v for k, v in saved["masks"].items()}, saved["state"])
         return cls(0, {0: dense_masks(t.model)}, copy_state(t.model))
-
-
-def rewind_iteration(run: RunSettings) -> int | None:
-    """The iteration whose weights the dense run must keep for its IMP branch (k > 0; the
-    initial weights, k = 0, are replayed from the init seed instead)."""
-    settings = run.retrain
-    if isinstance(settings, IMPSettings) and settings.rewind_iteration:
-        return settings.rewind_iteration
-    return None
 
 
 def _rewind_state(t: TrainedRun, settings: IMPSettings) -> State:
@@ -499,3 +465,52 @@ def _record_regimes(t: TrainedRun) -> None:
                              p.threshold_mode)  # type: ignore[arg-type]
     t.record.ed_by_regime = {**t.record.ed_by_regime, **summaries}
     t.record.save(t.run.run_dir / "record.json")
+
+
+# -- the recipe's step -----------------------------------------------------------------------
+
+def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], plan: MemoryPlan,
+                  held: contextlib.ExitStack, *, locked: Sequence[bool]) -> None:
+    """Add each trained member's retraining branch (`propensity.run.branches`), from its kept
+    trained weights: the dense model is never trained again. A finished run skipped by this
+    job is locked here first; one busy elsewhere is left to its holder."""
+    ready = []
+    for member, record, have_lock in zip(members, records, locked, strict=True):
+        if not have_lock:
+            lock = RunLock(member.run_dir)
+            try:
+                lock.acquire()
+            except RunBusyError as busy:
+                log.info("skip the %s branch of %s: %s", member.retrain.regime, member.run_key, busy)
+                continue
+            held.callback(lock.release)
+        ready.append((member, record))
+    if not ready:
+        return
+    batches = batch_limits(ready[0][0].trainer)
+    modules: dict[int, TensorDataModule] = {}
+    trained = []
+    for member, record in ready:
+        if member.data_seed not in modules:
+            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
+            dm.prepare_data()
+            dm.setup("fit")
+            modules[member.data_seed] = dm
+        model = load_trained(member, build_model(member, modules[member.data_seed]))
+        loggers = branch_loggers(member, record) if batches.logging else []
+        trained.append(TrainedRun(member, record, model, modules[member.data_seed], loggers))
+    try:
+        with interruptible():
+            run_branches(trained, batches, plan.evaluation_batches(members)[0])
+    finally:
+        for t in trained:
+            close_loggers(t.loggers, t.record)
+
+
+def branch_loggers(member: RunSettings, record: RunRecord) -> list[Any]:
+    """The branch's own experiment loggers: a CSV log in its folder, a W&B run named by its
+    branch key, so the trained run's logs are left as they were."""
+    where = branch_dir(member)
+    where.mkdir(parents=True, exist_ok=True)
+    named = dataclasses.replace(record, run_key=branch_key(member.run_key, member.retrain))
+    return make_loggers(dataclasses.replace(member, run_dir=where), named, reinit="create_new")

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import torch
+from torch import nn
+
 from propensity.config import preflight
 from propensity.config.members import JobConfig, check_one_cell, member_configs
 from propensity.config.settings import (
@@ -19,6 +22,10 @@ from propensity.config.settings import (
     check_stackable_settings,
     read_settings,
 )
+from propensity.data.base import TensorDataModule
+from propensity.retrain import FinetuneSettings, IMPSettings
+from propensity.retrain.rewind import rewind_state_path
+from propensity.run.resumption import finished_record
 
 
 def read_members(cfgs: Sequence[JobConfig], probes: StackProbes | None = None) -> list[RunSettings]:
@@ -38,8 +45,6 @@ def sweep_problems(jobs: Sequence[JobConfig]) -> list[str]:
     """The pre-flight of a whole sweep (`propensity.config.preflight`), from each job's config:
     one line per distinct problem, with how many of the jobs have it. Runs already finished
     are not checked (their data may be gone; a rerun only skips them)."""
-    from propensity.run.resumption import finished_record
-
     cache: preflight.Cache = {}
     probes: StackProbes = {}
     counts: Counter[str] = Counter()
@@ -54,5 +59,60 @@ def sweep_problems(jobs: Sequence[JobConfig]) -> list[str]:
             for cfg, member in zip(cfgs, members, strict=True):
                 if not (member.resume and finished_record(member) is not None):
                     found += preflight.problems(cfg, cache)
+                try:
+                    check_branch(member)
+                except BranchError as error:
+                    found.append(str(error))
         counts.update(dict.fromkeys(found, 1))
     return [f"{line} ({n} of {len(jobs)} jobs)" if len(jobs) > 1 else line for line, n in counts.items()]
+
+
+def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
+    """The member's model, built with the global generator seeded by its init seed alone (and
+    restored after): whatever a model draws itself at construction beyond the Linear and Conv
+    weights `initialize` redraws (a researcher's embeddings, say) is then the same in a cohort
+    as in its single run, and depends on nothing but the init seed (section 4.4)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(member.init_seed)
+        return member.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
+
+
+def rewind_iteration(run: RunSettings) -> int | None:
+    """The iteration whose weights the dense run must keep for its IMP branch (k > 0; the
+    initial weights, k = 0, are replayed from the init seed instead)."""
+    settings = run.retrain
+    if isinstance(settings, IMPSettings) and settings.rewind_iteration:
+        return settings.rewind_iteration
+    return None
+
+
+# Methods whose masks are a ranking of the trained weights, which fine-tuning prunes with.
+FINETUNE_METHODS = ("magnitude", "global_magnitude", "random")
+TRAINED = "trained.pt"  # a run's trained weights, kept for the branches added to it
+
+
+class BranchError(ValueError):
+    """A branch that cannot run on its trained run (one line: the problem and the fix)."""
+
+
+def check_branch(run: RunSettings) -> None:
+    """Refuse, before anything trains, a branch the run's settings cannot give."""
+    settings = run.retrain
+    if isinstance(settings, FinetuneSettings) and run.pruning.method not in FINETUNE_METHODS:
+        raise BranchError(
+            f"retrain=finetune: pruning.method={run.pruning.method} gives no mask per level of the "
+            f"trained weights to fine-tune; use pruning.method= one of {', '.join(FINETUNE_METHODS)}")
+    finished = run.resume and finished_record(run) is not None
+    if finished and settings.regime != "none" and not (run.run_dir / TRAINED).is_file():
+        raise BranchError(
+            f"retrain={settings.regime}: run {run.run_key} finished without keeping its trained weights "
+            f"({TRAINED}); train it again with resume=false to add the branch")
+    k = rewind_iteration(run)
+    if finished and k is not None and not rewind_state_path(run.run_dir, k).is_file():
+        raise BranchError(
+            f"retrain.rewind_iteration={k}: run {run.run_key} finished without keeping its weights at "
+            "that iteration (they are saved while the dense run trains with this setting); train it "
+            "again with resume=false, or use retrain.rewind_iteration=0")
+    if run.pruning.threshold_mode == "loss" and settings.regime != "none":
+        raise BranchError(f"retrain={settings.regime}: pruning.threshold_mode=loss is not read by "
+                          "the retrained levels' search; use threshold_mode=absolute or relative")

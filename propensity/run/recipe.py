@@ -16,7 +16,6 @@ and recorded in its own run folder, under its own run key, as its single run wou
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -40,15 +39,13 @@ from propensity.engines.loggers import close_loggers, make_loggers
 from propensity.engines.stacked import StackedEngine, cohort_checkpoint
 from propensity.engines.stopping import StopRule
 from propensity.launch.console import in_parallel_sweep
-from propensity.launch.signals import interruptible
 from propensity.launch.threads import set_training_threads
 from propensity.models import initialize
 from propensity.pruning import total_weights, weights_per_layer
-from propensity.retrain import branch_key
 from propensity.run import branches
 from propensity.run.lifecycle import lifecycle
 from propensity.run.measure_fitted import measure_fitted
-from propensity.run.members import read_members
+from propensity.run.members import build_model, check_branch, read_members, rewind_iteration
 from propensity.run.outcome import conclude, record_fit
 from propensity.run.plan import MemoryPlan
 from propensity.run.resumption import finished_record
@@ -77,7 +74,7 @@ def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], lis
     for cfg, member in zip(cfgs, members, strict=True):  # before any data loads or folder is made
         if not (member.resume and finished_record(member) is not None):
             preflight.check(cfg, checked)
-        branches.check_branch(member)
+        check_branch(member)
     records: dict[int, RunRecord] = {}
     todo = []
     with contextlib.ExitStack() as held:
@@ -109,7 +106,7 @@ def trained_and_skipped(cfgs: Sequence[JobConfig]) -> tuple[list[RunRecord], lis
         per_chunk = branches.members_per_chunk([members[i] for i in branching], plan.chunk_sizes)
         for start in range(0, len(branching), per_chunk):
             part = branching[start:start + per_chunk]
-            retrain_chunk([members[i] for i in part], [records[i] for i in part], plan, held,
+            branches.retrain_chunk([members[i] for i in part], [records[i] for i in part], plan, held,
                           locked=[not skipped[i] for i in part])
     return [records[i] for i in range(len(members))], skipped
 
@@ -180,53 +177,6 @@ def train_chunk(members: Sequence[RunSettings], plan: MemoryPlan) -> list[RunRec
     return records
 
 
-def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], plan: MemoryPlan,
-                  held: contextlib.ExitStack, *, locked: Sequence[bool]) -> None:
-    """Add each trained member's retraining branch (`propensity.run.branches`), from its kept
-    trained weights: the dense model is never trained again. A finished run skipped by this
-    job is locked here first; one busy elsewhere is left to its holder."""
-    ready = []
-    for member, record, have_lock in zip(members, records, locked, strict=True):
-        if not have_lock:
-            lock = RunLock(member.run_dir)
-            try:
-                lock.acquire()
-            except RunBusyError as busy:
-                log.info("skip the %s branch of %s: %s", member.retrain.regime, member.run_key, busy)
-                continue
-            held.callback(lock.release)
-        ready.append((member, record))
-    if not ready:
-        return
-    batches = batch_limits(ready[0][0].trainer)
-    modules: dict[int, TensorDataModule] = {}
-    trained = []
-    for member, record in ready:
-        if member.data_seed not in modules:
-            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
-            dm.prepare_data()
-            dm.setup("fit")
-            modules[member.data_seed] = dm
-        model = branches.load_trained(member, build_model(member, modules[member.data_seed]))
-        loggers = branch_loggers(member, record) if batches.logging else []
-        trained.append(branches.TrainedRun(member, record, model, modules[member.data_seed], loggers))
-    try:
-        with interruptible():
-            branches.run_branches(trained, batches, plan.evaluation_batches(members)[0])
-    finally:
-        for t in trained:
-            close_loggers(t.loggers, t.record)
-
-
-def branch_loggers(member: RunSettings, record: RunRecord) -> list[Any]:
-    """The branch's own experiment loggers: a CSV log in its folder, a W&B run named by its
-    branch key, so the trained run's logs are left as they were."""
-    where = branches.branch_dir(member)
-    where.mkdir(parents=True, exist_ok=True)
-    named = dataclasses.replace(record, run_key=branch_key(member.run_key, member.retrain))
-    return make_loggers(dataclasses.replace(member, run_dir=where), named, reinit="create_new")
-
-
 def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Prepared:
     """Each member's data module (shared by the members of one data seed) and its model,
     built and initialised by its init seed alone (section 4.4); its weight counts go to its record."""
@@ -269,16 +219,6 @@ def _threads(count: int) -> str:
     return "1 CPU thread" if count == 1 else f"{count} CPU threads"
 
 
-def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
-    """The member's model, built with the global generator seeded by its init seed alone (and
-    restored after): whatever a model draws itself at construction beyond the Linear and Conv
-    weights `initialize` redraws (a researcher's embeddings, say) is then the same in a cohort
-    as in its single run, and depends on nothing but the init seed (section 4.4)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(member.init_seed)
-        return member.build.model(input_shape=data.input_shape, num_classes=data.num_classes)
-
-
 def fit_chunk(
     members: Sequence[RunSettings], prepared: Prepared, loggers: Sequence[list[Any]], batches: BatchLimits,
     plan: MemoryPlan,
@@ -294,7 +234,7 @@ def fit_chunk(
                   limits=batches, val_batch=plan.evaluation_batches(members)[0])
     engine: Engine = LightningEngine() if len(members) == 1 else StackedEngine()
     results = engine.fit([FitMember(run=m, model=model, data=data, rule=rule, loggers=member_loggers,
-                                    rewind_at=branches.rewind_iteration(m))
+                                    rewind_at=rewind_iteration(m))
                           for m, model, data, rule, member_loggers
                           in zip(members, prepared.models, prepared.data, rules, loggers, strict=True)],
                          chunk)

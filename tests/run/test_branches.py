@@ -27,8 +27,9 @@ from propensity.mechanisms.artifacts import WEIGHTS_INIT, artifact_path, load_we
 from propensity.models import initialize
 from propensity.pruning.masks import kept_count
 from propensity.retrain import initial_state
-from propensity.run.branches import IMP_PROGRESS, TRAINED, branch_dir, read_rows
-from propensity.run.recipe import build_model, train, train_cohort
+from propensity.run.branches import IMP_PROGRESS, branch_dir, read_rows
+from propensity.run.members import TRAINED, build_model
+from propensity.run.recipe import train, train_cohort
 from propensity.storage.records import RunRecord
 from tests.conftest import FAST, ROOT, run_directory
 
@@ -117,7 +118,7 @@ def test_a_branch_asked_again_trains_nothing_and_a_new_one_only_itself(compose_c
 
 
 def test_a_regime_that_cannot_run_is_refused_before_training(compose_cfg) -> None:
-    from propensity.run.branches import BranchError
+    from propensity.run.members import BranchError
 
     cfg = compose_cfg(*FAST, "retrain=finetune", "pruning.method=snip")
     with pytest.raises(BranchError, match=r"retrain=finetune: pruning\.method=snip"):
@@ -125,10 +126,19 @@ def test_a_regime_that_cannot_run_is_refused_before_training(compose_cfg) -> Non
     assert not run_directory(cfg).exists()
 
 
+def test_a_sweep_with_a_branch_that_cannot_run_is_refused_before_any_job(compose_cfg) -> None:
+    from propensity.run.members import sweep_problems
+
+    jobs = [compose_cfg(*FAST, "retrain=finetune", "pruning.method=snip", f"width={w}") for w in (0.1, 0.5)]
+    [line] = sweep_problems(jobs)
+    assert line.startswith("retrain=finetune: pruning.method=snip gives no mask")
+    assert line.endswith("(2 of 2 jobs)")
+
+
 def test_late_rewinding_keeps_the_dense_runs_weights_at_k_and_a_run_without_them_is_refused(
         compose_cfg) -> None:
     from propensity.retrain import load_rewind_state
-    from propensity.run.branches import BranchError
+    from propensity.run.members import BranchError
 
     record = train(compose_cfg(*FAST, *IMP, "retrain.rewind_iteration=5", "retrain.controls=[]"))
     run_dir = run_directory(compose_cfg(*FAST))
