@@ -336,6 +336,7 @@ def _run_imp(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: in
                for name, control in names
                if not _has(table, branch_key(t.run.run_key, settings, control), 0)]
         rows[id(t)] = _append(folder, new) if new else table
+        _log_levels(t, new)
     for level in range(1, last + 1):
         fits = []
         for t in trained:
@@ -399,7 +400,9 @@ def _run_finetune(t: TrainedRun, batches: BatchLimits, eval_batch: int) -> None:
     key = branch_key(t.run.run_key, settings)
     table = read_rows(folder)
     if not _has(table, key, 0):
-        table = _append(folder, [_level_zero(t, "finetune", key, eval_batch)])
+        zero = _level_zero(t, "finetune", key, eval_batch)
+        table = _append(folder, [zero])
+        _log_levels(t, [zero])
     p = t.run.pruning
     trained_state = copy_state(t.model)
     named = {n: trained_state[n] for n, _ in prunable_weights(t.model)}

@@ -117,6 +117,20 @@ def test_a_branch_asked_again_trains_nothing_and_a_new_one_only_itself(compose_c
     assert record.ed_by_regime["finetune"]["levels_measured"] == len(fits) + 1
 
 
+def test_each_level_is_logged_in_the_branchs_own_log(compose_cfg) -> None:
+    cfg = compose_cfg(*[o for o in FAST if o != "logger=none"], "logger=csv", *IMP, "retrain.controls=[]")
+    train(cfg)
+    run_dir = run_directory(cfg)
+    dense = pd.read_csv(run_dir / "lightning_logs" / "metrics.csv")
+    assert "train/loss" in dense.columns and not any(c.startswith("retrain/") for c in dense.columns)
+    logged = pd.read_csv(branch_dir(read_settings(cfg)) / "lightning_logs" / "metrics.csv")
+    levels = logged.dropna(subset=["retrain/imp/val_acc"])
+    assert sorted(levels["step"].astype(int)) == [0, 1, 2, 3, 4]
+    rows = read_rows(branch_dir(read_settings(cfg)))
+    logged_acc = levels.sort_values("step")["retrain/imp/val_acc"].to_numpy()
+    assert logged_acc == pytest.approx(rows["val_acc"].to_numpy())
+
+
 def test_a_regime_that_cannot_run_is_refused_before_training(compose_cfg) -> None:
     from propensity.run.members import BranchError
 
