@@ -6,6 +6,10 @@ RESULTS ?= results
 # An index to take torch and torchvision from before the rest, e.g. torch's CPU wheels:
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu   (into a fresh .venv)
 TORCH_INDEX ?=
+# The suite in two processes (pytest-xdist), one thread each (tests/conftest.py); the tests that
+# cannot share the machine go to one process together (--dist loadgroup, their xdist_group).
+# PYTEST_WORKERS= runs it in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 
 .PHONY: install train test test-fast lint demo report bench clean
 
@@ -26,10 +30,10 @@ lint: install                             ## ruff over code, tests and benchmark
 	$(BIN)/lint-imports
 
 test: install lint                        ## the full suite, slow end-to-end tests included (CI)
-	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra
+	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra $(PYTEST_WORKERS)
 
 test-fast: install                        ## everything but the slow end-to-end tests
-	WANDB_MODE=offline $(BIN)/pytest -q -m "not slow"
+	WANDB_MODE=offline $(BIN)/pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 demo: install                             ## quickstart sweep on the embedded digits, then its report
 	$(BIN)/python -m propensity.train -m experiment=quickstart results_dir=$(RESULTS) launcher=gpus
