@@ -6,10 +6,9 @@ RESULTS ?= results
 # An index to take torch and torchvision from before the rest, e.g. torch's CPU wheels:
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu   (into a fresh .venv)
 TORCH_INDEX ?=
-# The suite in two processes (pytest-xdist), one thread each (tests/conftest.py); the tests that
-# cannot share the machine go to one process together (--dist loadgroup, their xdist_group).
-# PYTEST_WORKERS= runs it in one process.
-PYTEST_WORKERS ?= -n 2 --dist loadgroup
+# The suite in two processes (pytest-xdist), one thread each; the tests that cannot share the
+# machine go to one process together (tests/conftest.py, ONE_PROCESS). PYTEST_WORKERS= runs it in one.
+PYTEST_WORKERS ?= -n 2
 
 .PHONY: install train test test-fast lint demo report bench clean
 

@@ -9,9 +9,6 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# In the process that runs the report's end-to-end test (`make test`'s --dist loadgroup), so the
-# session's digits sweep they all read is trained once.
-pytestmark = pytest.mark.xdist_group("digits_sweep")
 
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,7 @@ def _cluster_missing() -> str | None:
 
 
 MISSING = _cluster_missing()
-# One test at a time (one xdist process, `make test`'s --dist loadgroup): the CI node has 2 CPUs,
-# and a second test's tasks would queue this one's, past the time limits these tests wait on.
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm"),
+pytestmark = [pytest.mark.slurm, pytest.mark.slow,
               pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 
 RUN = ["data=digits", "width=0.1", "stop=epochs", "logger=none", "optim.lr=0.05"]

@@ -25,9 +25,6 @@ from propensity.report.mechanisms_section import mechanisms_part
 from tests.analysis.synthetic import make_tables
 from tests.report.test_layout import layout_problems
 
-# In one xdist process (`make test`'s --dist loadgroup), so the module's reports are built once.
-pytestmark = pytest.mark.xdist_group("report_build")
-
 
 @pytest.fixture(scope="module")
 def report_dir(tables, tmp_path_factory):

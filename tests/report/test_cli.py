@@ -87,7 +87,6 @@ def test_report_from_collected_parquet(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("digits_sweep")  # with the notebooks: the sweep is trained once
 def test_report_end_to_end_on_a_real_digits_sweep(tmp_path_factory, digits_sweep_results):
     results = digits_sweep_results
     out = tmp_path_factory.mktemp("report")
