@@ -29,7 +29,7 @@ lint: install                             ## ruff over code, tests and benchmark
 	$(BIN)/lint-imports
 
 test: install lint                        ## the full suite, slow end-to-end tests included (CI)
-	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra $(PYTEST_WORKERS)
+	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra --durations=20 $(PYTEST_WORKERS)
 
 test-fast: install                        ## everything but the slow end-to-end tests
 	WANDB_MODE=offline $(BIN)/pytest -q -m "not slow" $(PYTEST_WORKERS)
