@@ -6,6 +6,9 @@ RESULTS ?= results
 # An index to take torch and torchvision from before the rest, e.g. torch's CPU wheels:
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu   (into a fresh .venv)
 TORCH_INDEX ?=
+# The suite in two processes (pytest-xdist), one thread each; the tests that cannot share the
+# machine go to one process together (tests/conftest.py, ONE_PROCESS). PYTEST_WORKERS= runs it in one.
+PYTEST_WORKERS ?= -n 2
 
 .PHONY: install train test test-fast lint demo demo-retrain report bench clean
 
@@ -26,10 +29,10 @@ lint: install                             ## ruff over code, tests and benchmark
 	$(BIN)/lint-imports
 
 test: install lint                        ## the full suite, slow end-to-end tests included (CI)
-	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra
+	WANDB_MODE=offline WANDB_SILENT=true $(BIN)/pytest -q -ra --durations=20 $(PYTEST_WORKERS)
 
 test-fast: install                        ## everything but the slow end-to-end tests
-	WANDB_MODE=offline $(BIN)/pytest -q -m "not slow"
+	WANDB_MODE=offline $(BIN)/pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 demo: install                             ## quickstart sweep on the embedded digits, then its report
 	$(BIN)/python -m propensity.train -m experiment=quickstart results_dir=$(RESULTS) launcher=gpus

@@ -34,6 +34,44 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+# Tests that run in one process, one after another, when the suite runs in several (`make test`:
+# pytest-xdist's -n 2): a node ID or its prefix -> the group's name.
+ONE_PROCESS = {
+    # CI's one-node SLURM has 2 CPUs: a second test's tasks would queue this one's, past the
+    # time limits these tests wait on.
+    "tests/launch/test_slurm.py": "slurm",
+    # The readers of the session's digits sweep (`digits_sweep_results`): trained once.
+    "tests/test_notebooks.py": "digits_sweep",
+    "tests/report/test_cli.py::test_report_end_to_end_on_a_real_digits_sweep": "digits_sweep",
+    # Its module fixtures build whole reports: once.
+    "tests/report/test_build.py": "report_build",
+}
+
+
+def one_process_group(nodeid: str) -> str | None:
+    """The group of `ONE_PROCESS` the test `nodeid` belongs to, if any."""
+    for prefix, group in ONE_PROCESS.items():
+        if nodeid == prefix or nodeid.startswith((f"{prefix}::", f"{prefix}[")):
+            return group
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With ``-n N``: each test goes to whichever process is free, except the groups of
+    `ONE_PROCESS`, each of which goes to one process whole. (xdist's ``--dist loadgroup`` marks
+    a group by editing node IDs, which pytest 9.2's structured IDs ignore: it groups nothing.)"""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None  # a distribution asked for by name
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneProcessGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return one_process_group(nodeid) or nodeid
+
+    return OneProcessGroups(config, log)
+
+
 @pytest.fixture
 def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """Compose ``propensity/conf/train.yaml`` with overrides, results going to a temporary directory."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ONE_PROCESS, ROOT
 
 PACKAGE = ROOT / "propensity"
 MOST_POSITIONAL = 8
@@ -63,3 +63,11 @@ def test_no_import_circle_even_through_imports_inside_functions() -> None:
         if module not in index:
             visit(module)
     assert not circles
+
+
+def test_the_groups_kept_in_one_process_name_tests_that_exist() -> None:
+    """A renamed file or test would leave its group, and run beside the tests it must not."""
+    for prefix in ONE_PROCESS:
+        path, _, name = prefix.partition("::")
+        assert (ROOT / path).is_file(), prefix
+        assert not name or f"def {name}(" in (ROOT / path).read_text(), prefix

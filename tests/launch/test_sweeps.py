@@ -46,30 +46,29 @@ def test_multirun_two_widths_then_rerun_skips_everything(tmp_path: Path) -> None
     assert len(records(tmp_path / "r")) == 2
 
 
-def test_local_submitit_launcher_grid_is_idempotent(tmp_path: Path) -> None:
-    args = ["-m", "launcher=local", "width=0.1", "init_seed=0,1", f"results_dir={tmp_path / 'r'}", *FAST]
+def test_local_submitit_launcher_makes_one_job_per_cohort_and_a_rerun_trains_nothing(tmp_path: Path) -> None:
+    """launcher=slurm's code path: a cohort is one submitit job (one array task on SLURM), a
+    lone run is one too; launched again, the same grid's jobs skip every run. Six seeds in
+    cohorts of five: one job trains a cohort (of both data seeds), the other a single run, so
+    one sweep (and one rerun) passes both engines through submitit."""
+    args = ["-m", "launcher=local", "init_seed=0,1,2", "data_seed=0,1", "cohort=5",
+            f"results_dir={tmp_path / 'r'}", *FAST, "width=0.1"]
     first = run_cli(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    keys = {r.run_key for r in records(tmp_path / "r")}
-    assert len(keys) == 2 and all(r.status == "finished" for r in records(tmp_path / "r"))
-    finished_at = {r.run_key: r.finished_at for r in records(tmp_path / "r")}
-
-    again = run_cli(*args, cwd=tmp_path)
-    assert again.returncode == 0
-    assert {r.run_key: r.finished_at for r in records(tmp_path / "r")} == finished_at
-
-
-def test_local_submitit_launcher_makes_one_job_per_cohort(tmp_path: Path) -> None:
-    """launcher=slurm's code path: a cohort is one submitit job (one array task on SLURM)."""
-    done = run_cli("-m", "launcher=local", "init_seed=0,1,2", "data_seed=0,1", "cohort=3",
-                   f"results_dir={tmp_path / 'r'}", *FAST, "width=0.1", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
     [sweep] = (tmp_path / "r" / "hydra" / "multirun").glob("*/*")
     jobs = [p for p in (sweep / ".submitit").iterdir() if p.name.isdigit()]
-    assert len(jobs) == 2  # six seeds in cohorts of three
+    assert len(jobs) == 2  # six seeds: a cohort of five, and one run alone
     found = records(tmp_path / "r")
     assert sorted((r.init_seed, r.data_seed) for r in found) == [(i, d) for i in range(3) for d in range(2)]
-    assert {(r.status, r.cohort_size) for r in found} == {("finished", 3)}
+    assert {r.status for r in found} == {"finished"}
+    assert sorted(r.cohort_size for r in found) == [1, 5, 5, 5, 5, 5]
+    finished_at = {r.run_key: r.finished_at for r in found}
+    assert len(finished_at) == 6
+
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "6 skipped" in again.stdout + again.stderr
+    assert {r.run_key: r.finished_at for r in records(tmp_path / "r")} == finished_at
 
 
 def test_config_errors_in_a_multirun_are_one_line_each_and_nothing_launches(tmp_path: Path) -> None:

@@ -150,9 +150,10 @@ def test_each_debug_mode(compose_cfg, tmp_path, debug: str) -> None:
     _compare(compose_cfg, tmp_path, [*FAST, f"debug={debug}"])
 
 
-def test_a_sigkilled_cohort_resumes_to_the_uninterrupted_cohort(tmp_path: Path) -> None:
+def test_a_sigkilled_cohort_resumes_to_the_uninterrupted_cohort(compose_cfg, tmp_path: Path) -> None:
     """SIGKILL at any point of a cohort's training: the rerun resumes from the cohort's
-    checkpoint and ends with the uninterrupted cohort's tables, bitwise (same threads)."""
+    checkpoint and ends with the uninterrupted cohort's tables, bitwise (same threads: the
+    uninterrupted cohort trains in this process, on one thread as the CLI's)."""
     epochs = 30
     args = ["-m", "init_seed=0,1", "cohort=2", "data=digits", "width=1", "stop=epochs",
             f"stop.max_epochs={epochs}", "logger=none", "optim.lr=0.05"]
@@ -180,9 +181,12 @@ def test_a_sigkilled_cohort_resumes_to_the_uninterrupted_cohort(tmp_path: Path) 
     again = cli("r")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resume the cohort from" in again.stdout + again.stderr
-    reference = cli("u")
-    assert reference.returncode == 0, reference.stderr[-2000:]
-    for record_path in sorted((tmp_path / "u" / "adhoc").glob("*/record.json")):
+    reference = train_cohort([compose_cfg(*args[3:], f"init_seed={seed}", f"results_dir={tmp_path / 'u'}")
+                              for seed in (0, 1)])
+    assert [r.status for r in reference] == ["finished", "finished"]
+    uninterrupted = sorted((tmp_path / "u" / "adhoc").glob("*/record.json"))
+    assert len(uninterrupted) == 2
+    for record_path in uninterrupted:
         ours = tmp_path / "r" / "adhoc" / record_path.parent.name
         assert RunRecord.load(ours / "record.json").status == "finished"
         for table in ("history.csv", "trajectory.csv"):
