@@ -93,7 +93,7 @@ def test_threads(run_benchmark: Callable[..., str]) -> None:
 
 def test_retrain_cost(run_benchmark: Callable[..., str]) -> None:
     out = run_benchmark("retrain_cost", "--quick", "--widths", "0.1", "--members", "2")
-    costs = lines_matching(rf"^MLP 0\.1x: .* s +{RATIO}$", out)
+    costs = lines_matching(rf"^MLP 0\.1x: .* {RATIO}$", out)
     assert [line.split(":")[1].split("  ")[0].strip() for line in costs] == [
         "dense run", "finetune", "imp, no controls", "imp with reinit and random"], out
     assert len(lines_matching(rf"^MLP 0\.1x, K=2: (training|IMP) .* cohort +{RATIO}$", out)) == 2, out

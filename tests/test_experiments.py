@@ -30,6 +30,9 @@ SMALL = ["width=0.1", "stop.max_epochs=1", "logger=none", "data.train_size=256",
          "data.val_size=64", "data.test_size=64", "pruning.step=0.25",
          "pruning.edge_popup.epochs=1", "pruning.edge_popup.densities=[0.5]"]
 
+# A retraining experiment's branch, bounded alike: two IMP levels of one epoch.
+BRANCH = {"quickstart_retrain": ["retrain.min_density=0.7", "retrain.max_epochs=1"]}
+
 
 def test_every_experiment_is_tested():
     paper = {"mlp_sgd", "conv2_adam", "conv2_adagrad", "resnet_sgd"}
@@ -42,7 +45,7 @@ def test_experiment_composes_and_trains_on_data_of_its_shape(experiment, compose
     shape = ",".join(str(d) for d in data.input_shape)
     cfg = compose_cfg(
         f"experiment={experiment}", "data=synthetic", f"data.input_shape=[{shape}]",
-        f"data.num_classes={data.num_classes}", *SMALL,
+        f"data.num_classes={data.num_classes}", *SMALL, *BRANCH.get(experiment, []),
     )
     assert cfg.name == experiment and list(cfg.data.input_shape) == list(data.input_shape)
     record = train(cfg)
@@ -50,6 +53,8 @@ def test_experiment_composes_and_trains_on_data_of_its_shape(experiment, compose
     assert (run_dir / "history.csv").is_file() and record.epochs_trained == 1
     # One epoch may leave a model at chance: the recipe then records it as untrained, no ED.
     assert record.status in ("finished", "max_epochs_reached", "untrained"), record.error
+    if experiment in BRANCH and record.status != "untrained":
+        assert "imp" in record.ed_by_regime
     if record.status != "untrained":
         assert (run_dir / "trajectory.csv").is_file()
         assert record.effective_density is not None and 0 <= record.effective_density <= 1

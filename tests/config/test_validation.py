@@ -11,7 +11,7 @@ from propensity.config.validation import ConfigError, validate
 BAD = [
     ("pruning.schedule=remaining pruning.min_density=0", "pruning.min_density=0"),
     ("retrain=finetune retrain.search=halving", "retrain.search='halving': is unknown"),
-    ("retrain=imp retrain.controls=[reinit,reinit]", "names a control twice"),
+    ("retrain=imp retrain.controls=[reinit,reinit]", "retrain.controls="),
     ("retrain=imp retrain.rate=2", "retrain.rate=2"),
     ("pruning.baselines=[random] pruning.mask_seeds=0", "pruning.mask_seeds=0"),
     ("pruning.levels_at_once=-1", "pruning.levels_at_once=-1"),
