@@ -53,6 +53,7 @@ from propensity.engines.stopping import StopRule, TrainForEpochs
 from propensity.launch.signals import interruptible
 from propensity.measurements import measure_test
 from propensity.mechanisms.artifacts import ArtifactSettings
+from propensity.pruning.effective_density import drops
 from propensity.pruning.masks import plan as pruning_plan
 from propensity.pruning.prunable import prunable_weights
 from propensity.pruning.trajectory import Trajectory
@@ -73,7 +74,7 @@ from propensity.retrain import (
     remaining,
 )
 from propensity.retrain.rewind import State, copy_state, load_rewind_state, masked_state
-from propensity.run.members import TRAINED, BranchError, build_model
+from propensity.run.members import TRAINED, BranchError, build_model, data_module
 from propensity.run.plan import MemoryPlan
 from propensity.storage.atomic import write_atomic, write_text_atomic
 from propensity.storage.lock import RunBusyError, RunLock
@@ -170,17 +171,21 @@ def _has(rows: pd.DataFrame, key: str, level: int) -> bool:
     return bool(((rows["branch_key"] == key) & (rows["level"] == level)).any())
 
 
-def _level_zero(t: TrainedRun, name: str, key: str, eval_batch: int) -> dict[str, Any]:
-    """Level 0 of every branch: the trained run. Its validation (and test) metrics are its
-    trajectory's level 0; its training metrics are measured as every level's are, in eval
-    mode over the whole training split (the record's are the last epoch's running mean)."""
+def _level_zero(t: TrainedRun, branches: Sequence[tuple[str, str]], eval_batch: int) -> list[dict[str, Any]]:
+    """Level 0 of each of the run's `branches` (name, key): the trained run, measured once. Its
+    validation (and test) metrics are its trajectory's level 0; its training metrics are
+    measured as every level's are, in eval mode over the whole training split (the record's
+    are the last epoch's running mean)."""
+    if not branches:
+        return []
     none = _none_trajectory(t)
     [measured] = _measure([t.data], [t.model], eval_batch, torch.device("cpu"), test=False)
-    return {"branch": name, "branch_key": key, "level": 0, "density": 1.0,
+    return [{"branch": name, "branch_key": key, "level": 0, "density": 1.0,
             "remaining_weights": t.record.total_weights, "val_acc": none.val_acc[0],
             "val_loss": none.val_loss[0], "train_acc": measured["train_acc"],
             "train_loss": measured["train_loss"], "test_acc": none.test_acc[0] if none.test_acc else None,
             "test_loss": none.test_loss[0] if none.test_loss else None, "epochs": t.record.epochs_trained}
+            for name, key in branches]
 
 
 def _none_trajectory(t: TrainedRun) -> Trajectory:
@@ -299,7 +304,7 @@ def _rewind_state(t: TrainedRun, settings: IMPSettings) -> State:
     """The dense run's weights at ``rewind_iteration``: replayed from the init seed at 0, else
     the copy the dense run saved while it trained (`propensity.retrain.rewind.load_rewind_state`)."""
     if settings.rewind_iteration == 0:
-        return initial_state(copy.deepcopy(t.model).cpu(), t.run.init, t.run.init_seed)  # type: ignore[arg-type]
+        return initial_state(t.model, t.run.init, t.run.init_seed)  # type: ignore[arg-type]
     state = load_rewind_state(t.run.run_dir, settings.rewind_iteration)
     if state is None:
         raise BranchError(
@@ -311,8 +316,6 @@ def _rewind_state(t: TrainedRun, settings: IMPSettings) -> State:
 
 
 def _crossed(rows: pd.DataFrame, key: str, base: float, t: TrainedRun) -> bool:
-    from propensity.pruning.effective_density import drops
-
     mine = rows[rows["branch_key"] == key]
     return any(drops(base, float(acc), t.run.pruning.threshold, t.run.pruning.threshold_mode)  # type: ignore[arg-type]
                for acc in mine["val_acc"] if acc == acc)
@@ -332,9 +335,8 @@ def _run_imp(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: in
         progress[id(t)] = IMPProgress.load_or_start(t, folder)
         rewind_states[id(t)] = _rewind_state(t, settings)
         table = read_rows(folder)
-        new = [_level_zero(t, name, branch_key(t.run.run_key, settings, control), eval_batch)
-               for name, control in names
-               if not _has(table, branch_key(t.run.run_key, settings, control), 0)]
+        keys = [(name, branch_key(t.run.run_key, settings, control)) for name, control in names]
+        new = _level_zero(t, [(name, key) for name, key in keys if not _has(table, key, 0)], eval_batch)
         rows[id(t)] = _append(folder, new) if new else table
         _log_levels(t, new)
     for level in range(1, last + 1):
@@ -357,9 +359,9 @@ def _run_imp(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: in
                     fits.append(LevelFit(t, start.branch, key, start.masks, start.state))
         if not fits:
             continue
-        by_run = _max_epochs(fits, settings)
+        bound = settings.max_epochs or fits[0].trained.run.max_epochs
         rules = [f.trained.run.build.stop_rule() for f in fits]
-        new_rows, states = _fit_level(fits, level, lambda t: folders[id(t)], max_epochs=by_run, rules=rules,
+        new_rows, states = _fit_level(fits, level, lambda t: folders[id(t)], max_epochs=bound, rules=rules,
                                       batches=batches, eval_batch=eval_batch, seed=settings.seed)
         for t in trained:
             mine = [r for f, r in zip(fits, new_rows, strict=True) if f.trained is t]
@@ -374,10 +376,6 @@ def _run_imp(trained: Sequence[TrainedRun], batches: BatchLimits, eval_batch: in
             rows[id(t)] = _append(folder, mine)
             _log_levels(t, mine)
             _clear_level(folder, level)
-
-
-def _max_epochs(fits: Sequence[LevelFit], settings: IMPSettings) -> int:
-    return settings.max_epochs or fits[0].trained.run.max_epochs
 
 
 def _log_levels(t: TrainedRun, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -400,9 +398,9 @@ def _run_finetune(t: TrainedRun, batches: BatchLimits, eval_batch: int) -> None:
     key = branch_key(t.run.run_key, settings)
     table = read_rows(folder)
     if not _has(table, key, 0):
-        zero = _level_zero(t, "finetune", key, eval_batch)
-        table = _append(folder, [zero])
-        _log_levels(t, [zero])
+        zero = _level_zero(t, [("finetune", key)], eval_batch)
+        table = _append(folder, zero)
+        _log_levels(t, zero)
     p = t.run.pruning
     trained_state = copy_state(t.model)
     named = {n: trained_state[n] for n, _ in prunable_weights(t.model)}
@@ -494,14 +492,10 @@ def retrain_chunk(members: Sequence[RunSettings], records: Sequence[RunRecord], 
     modules: dict[int, TensorDataModule] = {}
     trained = []
     for member, record in ready:
-        if member.data_seed not in modules:
-            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
-            dm.prepare_data()
-            dm.setup("fit")
-            modules[member.data_seed] = dm
-        model = load_trained(member, build_model(member, modules[member.data_seed]))
+        data = data_module(member, modules)
+        model = load_trained(member, build_model(member, data))
         loggers = branch_loggers(member, record) if batches.logging else []
-        trained.append(TrainedRun(member, record, model, modules[member.data_seed], loggers))
+        trained.append(TrainedRun(member, record, model, data, loggers))
     try:
         with interruptible():
             run_branches(trained, batches, plan.evaluation_batches(members)[0])

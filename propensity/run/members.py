@@ -67,6 +67,17 @@ def sweep_problems(jobs: Sequence[JobConfig]) -> list[str]:
     return [f"{line} ({n} of {len(jobs)} jobs)" if len(jobs) > 1 else line for line, n in counts.items()]
 
 
+def data_module(member: RunSettings, modules: dict[int, TensorDataModule]) -> TensorDataModule:
+    """The member's data, set up for fitting: one module per data seed, kept in `modules` and
+    shared by the members of that seed."""
+    if member.data_seed not in modules:
+        dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
+        dm.prepare_data()
+        dm.setup("fit")
+        modules[member.data_seed] = dm
+    return modules[member.data_seed]
+
+
 def build_model(member: RunSettings, data: TensorDataModule) -> nn.Module:
     """The member's model, built with the global generator seeded by its init seed alone (and
     restored after): whatever a model draws itself at construction beyond the Linear and Conv

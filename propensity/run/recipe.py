@@ -45,7 +45,7 @@ from propensity.pruning import total_weights, weights_per_layer
 from propensity.run import branches
 from propensity.run.lifecycle import lifecycle
 from propensity.run.measure_fitted import measure_fitted
-from propensity.run.members import build_model, check_branch, read_members, rewind_iteration
+from propensity.run.members import build_model, check_branch, data_module, read_members, rewind_iteration
 from propensity.run.outcome import conclude, record_fit
 from propensity.run.plan import MemoryPlan
 from propensity.run.resumption import finished_record
@@ -187,12 +187,7 @@ def prepare(members: Sequence[RunSettings], records: Sequence[RunRecord]) -> Pre
     modules: dict[int, TensorDataModule] = {}
     data, models = [], []
     for member, record in zip(members, records, strict=True):
-        if member.data_seed not in modules:
-            dm = member.build.data(data_seed=member.data_seed, batch_seed=member.batch_seed)
-            dm.prepare_data()
-            dm.setup("fit")
-            modules[member.data_seed] = dm
-        dm = modules[member.data_seed]
+        dm = data_module(member, modules)
         model = build_model(member, dm)
         initialize(model, member.init, member.init_seed)
         record.total_weights, record.weights_per_layer = total_weights(model), weights_per_layer(model)
